@@ -1,0 +1,135 @@
+"""The `roomctl` command line.  Every failure is one readable message and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from roomctl import __version__
+from roomctl.errors import ConfigError, RoomctlError
+from roomctl.library import Library, find_config, load_library, load_preferences
+from roomctl.prefs import NO_PREFERENCES
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+log = logging.getLogger("roomctl")
+
+
+def _library(args: argparse.Namespace) -> Library:
+    return load_library(find_config(args.config))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = find_config(args.config)
+    try:
+        lib = load_library(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"\n{n} problem{'s' if n != 1 else ''} found; nothing was changed.", file=sys.stderr)
+        return 1
+    for note in lib.notes:
+        print(f"note: {note}")
+    print(
+        f"{path}: ok — room {lib.room.room.id!r}, {len(lib.room.devices)} devices, "
+        f"{len(lib.scenes)} scenes, {len(lib.arcs)} arcs"
+    )
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from roomctl import preview as pv
+    from roomctl.timeline import Timeline
+
+    lib = _library(args)
+    arc = lib.arc(args.arc)
+    prefs = load_preferences(Path(args.prefs)) if args.prefs else NO_PREFERENCES
+    timeline = Timeline(lib.room, arc, lib.scenes, pv.start_events(arc), prefs)
+    times = pv.parse_times(args.at) if args.at else pv.default_times(arc)
+    rows = pv.preview(timeline, times)
+    if args.svg:
+        from roomctl.preview_svg import render_svg
+
+        end = arc.nominal_end if arc.nominal_end is not None else times[-1]
+        svg = render_svg(timeline, pv.PREVIEW_T0 + arc.starts_at, pv.PREVIEW_T0 + end,
+                         title=arc.title or arc.name)
+        Path(args.svg).write_text(svg, encoding="utf-8")
+    if args.json:
+        print(json.dumps(pv.as_json(rows), indent=2))
+    else:
+        print(pv.as_text(arc, rows))
+        if args.svg:
+            print(f"\nArc drawn to {args.svg}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roomctl", description="Session-room controller: light, music and temperature."
+    )
+    parser.add_argument("--version", action="version", version=f"roomctl {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    check = add("check", cmd_check, "validate the configuration, every scene and every arc")
+    check.add_argument("--config", metavar="FILE")
+
+    pre = add("preview", cmd_preview, "show what the room would be like through an arc")
+    pre.add_argument("arc", metavar="ARC", help="arc name, e.g. psilocybin")
+    pre.add_argument("--config", metavar="FILE")
+    pre.add_argument("--prefs", metavar="FILE", help="client preferences (YAML)")
+    pre.add_argument("--at", metavar="H:MM", nargs="+", help="times from the dose")
+    pre.add_argument("--json", action="store_true", help="print JSON")
+    pre.add_argument("--svg", metavar="FILE", help="draw the arc to an SVG file")
+
+    for extra in _extra_commands():
+        extra(sub)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Commands that need the device layer register themselves here."""
+    try:
+        from roomctl.cli_daemon import register
+    except ImportError:  # pragma: no cover - the device layer is part of every install
+        return []
+    return [register]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"roomctl: {problem}", file=sys.stderr)
+        return 2
+    except RoomctlError as exc:
+        print(f"roomctl: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"roomctl: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Perceptual interpolation: brightness on the CIE lightness curve, colour temperature in mireds,
+hue the short way round (or the other way, when the short way crosses a colour the client avoids).
+
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = [
+    "HueRange",
+    "brightness_from_lightness",
+    "ct_to_hs",
+    "ease",
+    "hue_in_ranges",
+    "lerp",
+    "lerp_brightness",
+    "lerp_hue",
+    "lerp_mired",
+    "lightness",
+    "nearest_allowed_hue",
+]
+
+HueRange = tuple[float, float]  # degrees, start..end going clockwise; (345, 15) wraps through 0
+
+
+def lerp(a: float, b: float, p: float) -> float:
+    return a + (b - a) * p
+
+
+def ease(p: float, curve: str) -> float:
+    """Map progress 0..1 through a fade curve.  Derivatives stay ≤ 2 (continuity bound)."""
+    p = min(1.0, max(0.0, p))
+    if curve == "linear":
+        return p
+    if curve == "ease-in":
+        return p * p
+    if curve == "ease-out":
+        return 1.0 - (1.0 - p) * (1.0 - p)
+    return p * p * (3.0 - 2.0 * p)  # "ease": smoothstep, steepest slope 1.5
+
+
+def lightness(brightness_pct: float) -> float:
+    """CIE L* (0..100) of a light at `brightness_pct` of full output."""
+    y = max(0.0, brightness_pct) / 100.0
+    if y <= 216 / 24389:
+        return y * 24389 / 27
+    return float(116.0 * y ** (1.0 / 3.0) - 16.0)
+
+
+def brightness_from_lightness(lstar: float) -> float:
+    """Inverse of :func:`lightness`."""
+    lstar = max(0.0, lstar)
+    if lstar <= 8.0:
+        return lstar * 27 / 24389 * 100.0
+    return ((lstar + 16.0) / 116.0) ** 3 * 100.0
+
+
+def lerp_brightness(a_pct: float, b_pct: float, p: float) -> float:
+    """Interpolate brightness so equal steps of p look like equal steps of light."""
+    return brightness_from_lightness(lerp(lightness(a_pct), lightness(b_pct), p))
+
+
+def lerp_mired(a_k: float, b_k: float, p: float) -> float:
+    """Interpolate colour temperature in mireds (perceptually even), return kelvin."""
+    return 1e6 / lerp(1e6 / a_k, 1e6 / b_k, p)
+
+
+def hue_in_ranges(hue: float, ranges: Sequence[HueRange]) -> bool:
+    hue %= 360.0
+    for start, end in ranges:
+        start %= 360.0
+        end %= 360.0
+        inside = start <= hue <= end if start <= end else (hue >= start or hue <= end)
+        if inside:
+            return True
+    return False
+
+
+def _arc_crosses(a: float, delta: float, ranges: Sequence[HueRange]) -> bool:
+    steps = max(2, math.ceil(abs(delta)))
+    return any(hue_in_ranges(a + delta * i / steps, ranges) for i in range(steps + 1))
+
+
+def lerp_hue(a: float, b: float, p: float, avoid: Sequence[HueRange] = ()) -> float:
+    """Interpolate hue the short way round, or the long way when the short way passes an
+    avoided colour (and the long way does not)."""
+    short = ((b - a + 180.0) % 360.0) - 180.0
+    delta = short
+    if avoid and _arc_crosses(a, short, avoid):
+        long = short - 360.0 if short > 0 else short + 360.0
+        if not _arc_crosses(a, long, avoid):
+            delta = long
+    return (a + delta * p) % 360.0
+
+
+def nearest_allowed_hue(hue: float, avoid: Sequence[HueRange], margin: float = 5.0) -> float:
+    """The hue itself when allowed, else the closest hue outside every avoided range."""
+    if not hue_in_ranges(hue, avoid):
+        return hue % 360.0
+    for step in range(1, 361):
+        for candidate in (hue - step, hue + step):
+            if not hue_in_ranges(candidate, avoid) and not any(
+                hue_in_ranges(candidate + d, avoid) for d in (-margin, margin)
+            ):
+                return candidate % 360.0
+    return hue % 360.0  # every hue avoided: the clamp falls back to white light
+
+
+def ct_to_hs(kelvin: float) -> tuple[float, float]:
+    """Approximate hue (degrees) and saturation (percent) of white light at `kelvin`.
+
+    Uses Tanner Helland's fit of the blackbody locus to sRGB, then RGB → HSV.
+    """
+    t = kelvin / 100.0
+    if t <= 66:
+        r = 255.0
+        g = 99.4708025861 * math.log(t) - 161.1195681661
+        b = 0.0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307
+    else:
+        r = 329.698727446 * (t - 60) ** -0.1332047592
+        g = 288.1221695283 * (t - 60) ** -0.0755148492
+        b = 255.0
+    r, g, b = (min(255.0, max(0.0, c)) / 255.0 for c in (r, g, b))
+    hi, lo = max(r, g, b), min(r, g, b)
+    if hi == lo:
+        return 0.0, 0.0
+    d = hi - lo
+    if hi == r:
+        h = ((g - b) / d) % 6.0
+    elif hi == g:
+        h = (b - r) / d + 2.0
+    else:
+        h = (r - g) / d + 4.0
+    return (h * 60.0) % 360.0, d / hi * 100.0

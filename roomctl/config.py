@@ -1,0 +1,312 @@
+"""The room's configuration: devices, zones, safety limits, storage, MQTT and web settings.
+
+All models are frozen and forbid unknown keys, so a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = [
+    "DeviceConfig",
+    "DeviceKind",
+    "EmergencyConfig",
+    "FadeLimits",
+    "KasaCredentials",
+    "KasaDeviceConfig",
+    "MqttConfig",
+    "RelayThermostatConfig",
+    "RoomConfig",
+    "RoomInfo",
+    "SafetyConfig",
+    "SonosDeviceConfig",
+    "StorageConfig",
+    "TemperatureBand",
+    "WebConfig",
+    "Z2MLightConfig",
+    "Z2MThermostatConfig",
+]
+
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeviceKind(enum.StrEnum):
+    """What the timeline can ask of a device."""
+
+    LIGHT = "light"  # on, brightness, and optionally colour temperature and hue/saturation
+    SWITCH = "switch"  # on/off only (a plug with a lamp on it)
+    PLAYER = "player"  # music source and volume
+    THERMOSTAT = "thermostat"  # heating setpoint
+
+
+class KasaCredentials(Frozen):
+    username: str
+    password: SecretStr
+
+
+class BaseDevice(Frozen):
+    id: Ident
+    zone: Ident
+    name: str | None = None
+
+    @property
+    def has_color_temp(self) -> bool:
+        return False
+
+    @property
+    def has_hue(self) -> bool:
+        return False
+
+
+def _host(value: str) -> str:
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError(f"host must be 'address' or 'address:port', got {value!r}")
+    return value
+
+
+class KasaDeviceConfig(BaseDevice):
+    """A TP-Link Kasa bulb, light strip, dimmer or plug (python-kasa)."""
+
+    driver: Literal["kasa"]
+    host: str
+    # What the timeline plans for; the driver checks it against the device when it connects.
+    model: Literal["color_bulb", "white_bulb", "dimmable_bulb", "strip", "dimmer", "plug"] = (
+        "color_bulb"
+    )
+    credentials: KasaCredentials | None = None
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    _check_host = field_validator("host")(classmethod(lambda cls, v: _host(v)))
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.SWITCH if self.model == "plug" else DeviceKind.LIGHT
+
+    @property
+    def has_color_temp(self) -> bool:
+        return self.model in ("color_bulb", "white_bulb", "strip")
+
+    @property
+    def has_hue(self) -> bool:
+        return self.model in ("color_bulb", "strip")
+
+
+class SonosDeviceConfig(BaseDevice):
+    """A Sonos speaker or group coordinator (SoCo)."""
+
+    driver: Literal["sonos"]
+    host: str
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    _check_host = field_validator("host")(classmethod(lambda cls, v: _host(v)))
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.PLAYER
+
+
+class Z2MLightConfig(BaseDevice):
+    """A Zigbee2MQTT light: JSON state on `topic`, commands on `topic/set`."""
+
+    driver: Literal["z2m_light"]
+    topic: str = Field(min_length=1)
+    color: bool = True
+    color_temp: bool = True
+    color_temp_range_k: tuple[int, int] = (2000, 6500)
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.LIGHT
+
+    @property
+    def has_color_temp(self) -> bool:
+        return self.color_temp
+
+    @property
+    def has_hue(self) -> bool:
+        return self.color
+
+
+class Z2MThermostatConfig(BaseDevice):
+    """A Zigbee2MQTT radiator valve (TRV)."""
+
+    driver: Literal["z2m_thermostat"]
+    topic: str = Field(min_length=1)
+    setpoint_key: Literal["occupied_heating_setpoint", "current_heating_setpoint"] = (
+        "occupied_heating_setpoint"
+    )
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.THERMOSTAT
+
+
+class SensorConfig(Frozen):
+    """A temperature sensor: Zigbee2MQTT JSON (`temperature`) or Tasmota telemetry."""
+
+    type: Literal["z2m", "tasmota"]
+    topic: str = Field(min_length=1)
+
+
+class RelayConfig(Frozen):
+    """A switchable heater or fan: a Kasa plug, or a Tasmota or Shelly relay over MQTT."""
+
+    type: Literal["kasa", "tasmota", "shelly"]
+    host: str | None = None
+    topic: str | None = None
+
+    @model_validator(mode="after")
+    def _address(self) -> RelayConfig:
+        if self.type == "kasa" and not self.host:
+            raise ValueError("a kasa relay needs host")
+        if self.type != "kasa" and not self.topic:
+            raise ValueError(f"a {self.type} relay needs topic")
+        return self
+
+
+class RelayThermostatConfig(BaseDevice):
+    """A room thermostat made of a temperature sensor and a heater (or fan) relay."""
+
+    driver: Literal["relay_thermostat"]
+    sensor: SensorConfig
+    heater: RelayConfig
+    hysteresis_c: float = Field(default=0.5, gt=0, le=5)
+    min_on_s: float = Field(default=120, ge=0)
+    min_off_s: float = Field(default=120, ge=0)
+    max_temp_c: float = Field(default=26, ge=15, le=35)
+    sensor_timeout_s: float = Field(default=600, gt=0)
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind.THERMOSTAT
+
+
+DeviceConfig = Annotated[
+    KasaDeviceConfig
+    | SonosDeviceConfig
+    | Z2MLightConfig
+    | Z2MThermostatConfig
+    | RelayThermostatConfig,
+    Field(discriminator="driver"),
+]
+
+
+class RoomInfo(Frozen):
+    id: Ident
+    name: str = Field(min_length=1)
+
+
+class TemperatureBand(Frozen):
+    min: float = Field(ge=10, le=30)
+    max: float = Field(ge=10, le=30)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TemperatureBand:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class FadeLimits(Frozen):
+    """The shortest fades allowed (seconds); only an emergency changes faster."""
+
+    light_s: float = Field(default=30, ge=0, le=3600)
+    audio_s: float = Field(default=5, ge=0, le=3600)
+
+
+class EmergencyConfig(Frozen):
+    """What the emergency layer shows: bright neutral light, music paused."""
+
+    brightness_pct: float = Field(default=100, ge=1, le=100)
+    color_temp_k: int = Field(default=4000, ge=2000, le=6500)
+    clear_fade_s: float = Field(default=60, ge=0, le=3600)
+
+
+class SafetyConfig(Frozen):
+    """Limits that nothing but the emergency layer may cross."""
+
+    min_brightness_pct: float = Field(default=5, ge=1, le=50)
+    # Lights that never go below min_brightness_pct or off during a session; default: the first light.
+    floor_lights: tuple[Ident, ...] = ()
+    max_volume: int = Field(default=60, ge=0, le=100)
+    max_volume_rise_per_10s: float = Field(default=6, gt=0, le=100)
+    temperature_c: TemperatureBand = TemperatureBand(min=18, max=24)
+    min_fade: FadeLimits = FadeLimits()
+    emergency: EmergencyConfig = EmergencyConfig()
+
+
+class StorageConfig(Frozen):
+    path: str = "roomctl.db"
+
+
+class MqttConfig(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, gt=0, lt=65536)
+    username: str | None = None
+    password: SecretStr | None = None
+    base_topic: str = "roomctl"
+    discovery_prefix: str = "homeassistant"
+    keepalive_s: int = Field(default=30, ge=5, le=600)
+
+
+class WebConfig(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, gt=0, lt=65536)
+
+
+class RoomConfig(Frozen):
+    room: RoomInfo
+    devices: tuple[DeviceConfig, ...] = ()
+    # Zones that scenes may address although no device of this room is in them (e.g. "accent").
+    zones: tuple[Ident, ...] = ()
+    safety: SafetyConfig = SafetyConfig()
+    storage: StorageConfig = StorageConfig()
+    mqtt: MqttConfig | None = None
+    web: WebConfig = WebConfig()
+    scenes_dir: str = "scenes"
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RoomConfig:
+        seen: set[str] = set()
+        for dev in self.devices:
+            if dev.id in seen:
+                raise ValueError(f"device id {dev.id!r} is used twice")
+            seen.add(dev.id)
+        return self
+
+    def device(self, device_id: str) -> DeviceConfig:
+        for dev in self.devices:
+            if dev.id == device_id:
+                return dev
+        raise KeyError(device_id)
+
+    def zone_members(self, zone: str) -> list[DeviceConfig]:
+        return [d for d in self.devices if d.zone == zone]
+
+    @property
+    def all_zones(self) -> set[str]:
+        return {d.zone for d in self.devices} | set(self.zones)
+
+    @property
+    def floor_light_ids(self) -> tuple[str, ...]:
+        if self.safety.floor_lights:
+            return self.safety.floor_lights
+        lights = [d.id for d in self.devices if d.kind is DeviceKind.LIGHT]
+        return tuple(lights[:1])
+
+    @property
+    def needs_mqtt(self) -> bool:
+        for d in self.devices:
+            if isinstance(d, Z2MLightConfig | Z2MThermostatConfig):
+                return True
+            if isinstance(d, RelayThermostatConfig):
+                return True
+        return False

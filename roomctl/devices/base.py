@@ -1,0 +1,109 @@
+"""Capability interfaces the engine talks to.  Drivers are thin adapters behind them.
+
+Rules every driver keeps:
+- library types and exceptions never leave the driver: failures are raised as
+  ``DeviceUnreachable`` (no answer: timeout, refused, dropped, broker offline; the engine retries)
+  or ``DeviceRejected`` (the device answered with an error), naming the device and the operation;
+- nothing blocks the event loop (SoCo runs in a thread);
+- ``start()`` connects once and keeps one long-lived connection/object per physical device;
+  ``close()`` never raises.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+from roomctl.config import DeviceKind
+from roomctl.scene import Source
+from roomctl.state import LightState, PlayerReading, ThermostatReading
+
+__all__ = ["Device", "Light", "Player", "Switch", "Thermostat"]
+
+
+class Device(ABC):
+    """Lifecycle shared by every driver."""
+
+    kind: DeviceKind
+
+    def __init__(self, device_id: str) -> None:
+        self.device_id = device_id
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect.  Raises DeviceUnreachable when the device cannot be reached (retried later)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections.  Never raises."""
+
+    def describe(self) -> str:
+        """One line for logs and `roomctl apply`: driver and address."""
+        return self.device_id
+
+
+class Light(Device):
+    kind = DeviceKind.LIGHT
+
+    @property
+    @abstractmethod
+    def supports_color_temp(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def supports_hue(self) -> bool: ...
+
+    @property
+    def native_transitions(self) -> bool:
+        """True when the device fades by itself over `transition_s`."""
+        return True
+
+    @abstractmethod
+    async def set_light(self, state: LightState, transition_s: float) -> None:
+        """Show `state`, fading natively over `transition_s` seconds where the device can."""
+
+    @abstractmethod
+    async def read_light(self) -> LightState:
+        """What the light shows now (read from the device, not a cache)."""
+
+
+class Switch(Device):
+    kind = DeviceKind.SWITCH
+
+    @abstractmethod
+    async def set_on(self, on: bool) -> None: ...
+
+    @abstractmethod
+    async def read_on(self) -> bool: ...
+
+
+class Player(Device):
+    kind = DeviceKind.PLAYER
+
+    @abstractmethod
+    async def play(self, source: Source) -> None:
+        """Start `source` on the group coordinator.  `silence` pauses."""
+
+    @abstractmethod
+    async def pause(self) -> None: ...
+
+    @abstractmethod
+    async def set_volume(self, volume: int) -> None:
+        """Set the volume at once (0..100); roomctl steps fades itself."""
+
+    @abstractmethod
+    async def read_player(self) -> PlayerReading: ...
+
+
+class Thermostat(Device):
+    kind = DeviceKind.THERMOSTAT
+
+    @abstractmethod
+    async def set_setpoint(self, setpoint_c: float) -> None: ...
+
+    async def set_mode(self, mode: Literal["off", "heat"]) -> None:
+        """Turn heating off or on; devices without modes ignore it."""
+        del mode
+
+    @abstractmethod
+    async def read_thermostat(self) -> ThermostatReading: ...

@@ -1,0 +1,190 @@
+"""Reading YAML files into validated models, with every problem reported at once:
+file, line, field path, what is wrong, and a "did you mean" for names that are nearly right."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from roomctl.errors import Problem
+
+__all__ = ["Source", "did_you_mean", "load_model", "read_yaml", "vocabulary"]
+
+M = TypeVar("M", bound=BaseModel)
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A YAML document with the line of every key and list item."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int]
+
+    def line(self, path: Iterable[str | int]) -> int | None:
+        """Line of the deepest part of `path` found in the document."""
+        found: int | None = self.lines.get(())
+        node: Any = self.data
+        walked: list[str | int] = []
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                continue  # union tags and other model-only parts of a pydantic location
+            walked.append(part)
+            found = self.lines.get(tuple(walked), found)
+        return found
+
+    def data_path(self, path: Iterable[str | int]) -> PathKey:
+        """The parts of a pydantic location that exist in the document."""
+        node: Any = self.data
+        out: list[str | int] = []
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                out.append(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                out.append(part)
+        return tuple(out)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false are booleans, so `on:` and `off:` stay keys."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                sub = (*path, key.value)
+                _walk(value, sub, lines)
+                lines[sub] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), lines)
+
+
+def read_yaml(path: Path) -> Source | Problem:
+    """Parse one YAML file, or say why it cannot be read."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Problem(name, None, "", "file not found")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(name, None, "", f"cannot read the file: {exc}")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = " ".join(s for s in (exc.context, exc.problem) if s)
+        return Problem(name, line, "", f"not valid YAML: {what}")
+    except yaml.YAMLError as exc:
+        return Problem(name, None, "", f"not valid YAML: {exc}")
+    lines: dict[PathKey, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return Source(name, data, lines)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def vocabulary(*models: type[BaseModel]) -> set[str]:
+    """Every field name reachable from `models`, for "did you mean" on unknown keys."""
+    seen: set[type[BaseModel]] = set()
+    names: set[str] = set()
+    todo = list(models)
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(name)
+            todo.extend(_models_in(info.annotation))
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    out: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        out.extend(_models_in(arg))
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and origin is not annotation:
+        out.extend(_models_in(origin))
+    return out
+
+
+def _message(err: Any, words: set[str]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        return f"unknown key {key!r}{did_you_mean(key, words)}"
+    if kind == "missing":
+        return "required but missing"
+    if kind == "union_tag_invalid":
+        expected = err.get("ctx", {}).get("expected_tags", "")
+        tag = err.get("ctx", {}).get("tag", "")
+        return f"unknown driver {tag!r}; one of {expected}{did_you_mean(str(tag), _tags(expected))}"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    given = err.get("input")
+    if kind not in ("value_error", "assertion_error") and not isinstance(given, dict | list):
+        msg += f" (got {given!r})"
+    return msg
+
+
+def _tags(expected: str) -> list[str]:
+    return [t.strip().strip("'") for t in expected.split(",")]
+
+
+def load_model(model: type[M], source: Source, words: set[str] | None = None) -> M | list[Problem]:
+    """Validate `source` against `model`, or return every problem with its line and path."""
+    vocab = words if words is not None else vocabulary(model)
+    if not isinstance(source.data, dict):
+        got = "an empty file" if source.data is None else type(source.data).__name__
+        return [Problem(source.file, source.line(()), "", f"expected a mapping of keys, got {got}")]
+    try:
+        return model.model_validate(source.data)
+    except ValidationError as exc:
+        problems: list[Problem] = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            path = source.data_path(loc)
+            if err["type"] == "extra_forbidden" and loc and loc[-1] not in path:
+                path = (*path, loc[-1])
+            dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path)
+            dotted = dotted.replace(".[", "[")
+            problems.append(Problem(source.file, source.line(loc), dotted, _message(err, vocab)))
+        return problems

@@ -1,0 +1,129 @@
+"""Turning plain values from events (a manual override, the room as read at session start) into
+channel values.  Pure; raises SessionError with a clear message for values that do not fit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from roomctl.channels import Channel, ChannelKey, Color, Sound, Value
+from roomctl.config import DeviceConfig, DeviceKind, RoomConfig
+from roomctl.errors import SessionError
+from roomctl.scene import SILENCE, Source
+
+__all__ = ["initial_values", "override_values"]
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "brightness_pct": (0.0, 100.0),
+    "color_temp_k": (1500.0, 9000.0),
+    "hue": (0.0, 360.0),
+    "saturation": (0.0, 100.0),
+    "volume": (0.0, 100.0),
+    "setpoint_c": (5.0, 35.0),
+}
+
+_KIND_CHANNELS: dict[DeviceKind, tuple[str, ...]] = {
+    DeviceKind.LIGHT: ("on", "brightness_pct", "color_temp_k", "hue", "saturation"),
+    DeviceKind.SWITCH: ("on",),
+    DeviceKind.PLAYER: ("volume",),
+    DeviceKind.THERMOSTAT: ("setpoint_c",),
+}
+
+
+def _number(device: str, channel: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SessionError(f"{device}: {channel} must be a number, got {value!r}")
+    lo, hi = _RANGES[channel]
+    if not lo <= value <= hi:
+        raise SessionError(f"{device}: {channel} must be between {lo:g} and {hi:g}, got {value}")
+    return float(value)
+
+
+def override_values(
+    dev: DeviceConfig, channel: str, value: Any, below: Mapping[Channel, Value | None]
+) -> dict[Channel, Value]:
+    """Channel values for a manual override of one of `dev`'s channels.
+
+    `below` holds what the device shows now (for partial colour changes and "on" without level).
+    """
+    allowed = _KIND_CHANNELS[dev.kind]
+    if channel not in allowed:
+        raise SessionError(
+            f"{dev.id}: a {dev.kind.value} has no channel {channel!r}; it has {', '.join(allowed)}"
+        )
+    if channel == "on":
+        if not isinstance(value, bool):
+            raise SessionError(f"{dev.id}: on must be true or false, got {value!r}")
+        if dev.kind is DeviceKind.SWITCH:
+            return {"on": value}
+        level = below.get("level")
+        return {"level": (level if isinstance(level, float) and level >= 1 else 30.0) if value
+                else 0.0}
+    number = _number(dev.id, channel, value)
+    if channel == "brightness_pct":
+        return {"level": number}
+    if channel == "volume":
+        return {"volume": number}
+    if channel == "setpoint_c":
+        return {"setpoint": number}
+    if channel == "color_temp_k":
+        if not dev.has_color_temp:
+            raise SessionError(f"{dev.id}: this light has no colour temperature")
+        return {"color": Color(kelvin=number)}
+    if not dev.has_hue:
+        raise SessionError(f"{dev.id}: this light has no colour (hue/saturation)")
+    current = below.get("color")
+    hue, sat = current.as_hs() if isinstance(current, Color) else (0.0, 100.0)
+    if channel == "hue":
+        return {"color": Color(hue=number, saturation=sat if sat >= 1 else 100.0)}
+    return {"color": Color(hue=hue, saturation=number)}
+
+
+def initial_values(room: RoomConfig, data: Any) -> dict[ChannelKey, Value]:
+    """Channel values from the room as read when the session started
+    (``{device: {on, brightness_pct, color_temp_k, hue, saturation, volume, setpoint_c}}``).
+    Unknown devices and malformed entries are skipped: the arc then starts from its own scene."""
+    out: dict[ChannelKey, Value] = {}
+    if not isinstance(data, Mapping):
+        return out
+    for dev in room.devices:
+        entry = data.get(dev.id)
+        if isinstance(entry, Mapping):
+            out.update(_initial(dev, entry))
+    return out
+
+
+def _num(entry: Mapping[str, Any], key: str) -> float | None:
+    v = entry.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _initial(dev: DeviceConfig, entry: Mapping[str, Any]) -> dict[ChannelKey, Value]:
+    out: dict[ChannelKey, Value] = {}
+    on = entry.get("on")
+    if dev.kind is DeviceKind.LIGHT and isinstance(on, bool):
+        bri = _num(entry, "brightness_pct")
+        out[(dev.id, "level")] = (bri if bri is not None else 100.0) if on else 0.0
+        ct, hue, sat = (_num(entry, k) for k in ("color_temp_k", "hue", "saturation"))
+        if ct is not None and dev.has_color_temp:
+            out[(dev.id, "color")] = Color(kelvin=ct)
+        elif hue is not None and dev.has_hue:
+            out[(dev.id, "color")] = Color(hue=hue, saturation=sat or 0.0)
+    elif dev.kind is DeviceKind.SWITCH and isinstance(on, bool):
+        out[(dev.id, "on")] = on
+    elif dev.kind is DeviceKind.PLAYER:
+        vol = _num(entry, "volume")
+        if vol is not None:
+            out[(dev.id, "volume")] = vol
+        playing = entry.get("playing")
+        if playing is False:
+            out[(dev.id, "source")] = Sound(SILENCE)
+        elif isinstance(entry.get("source"), str) and ":" in entry["source"]:
+            kind, _, name = entry["source"].partition(":")
+            if kind in ("favorite", "playlist", "uri"):
+                out[(dev.id, "source")] = Sound(Source(kind=kind, name=name))
+    elif dev.kind is DeviceKind.THERMOSTAT:
+        sp = _num(entry, "setpoint_c")
+        if sp is not None:
+            out[(dev.id, "setpoint")] = sp
+    return out

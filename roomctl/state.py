@@ -1,0 +1,84 @@
+"""Value types for what a device should show (desired) and what it reports (read back).
+
+These are the only types that cross between the timeline, the engine and the drivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from roomctl.scene import Source
+
+__all__ = [
+    "DeviceState",
+    "LightState",
+    "PlayerReading",
+    "PlayerState",
+    "SwitchState",
+    "ThermostatReading",
+    "ThermostatState",
+    "TrackInfo",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LightState:
+    """A light.  Colour is either colour temperature or hue/saturation (or neither: white-only).
+
+    brightness_pct is 1..100 when on; an off light keeps brightness_pct None.
+    """
+
+    on: bool
+    brightness_pct: float | None = None
+    color_temp_k: int | None = None
+    hue: float | None = None
+    saturation: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchState:
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerState:
+    """Music: the source to play (silence = paused) and the volume (0..100)."""
+
+    source: Source | None
+    volume: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThermostatState:
+    setpoint_c: float
+
+
+DeviceState = LightState | SwitchState | PlayerState | ThermostatState
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInfo:
+    title: str
+    artist: str
+    album: str
+    uri: str
+    position_s: float | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerReading:
+    """What a speaker reports: volume, whether it plays, and the current track."""
+
+    volume: int
+    transport: Literal["playing", "paused", "stopped", "transitioning"]
+    track: TrackInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThermostatReading:
+    setpoint_c: float | None
+    current_c: float | None
+    mode: Literal["off", "heat", "cool", "auto"] | None = None
+    heating: bool | None = None

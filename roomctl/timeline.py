@@ -1,0 +1,524 @@
+"""The timeline: what every device channel should show at wall time t.
+
+A pure function of (room, arc, scenes, preferences, session events, t).  It folds the session's
+events in order, together with the phase boundaries the arc clock passes, and keeps per channel:
+
+- the arc layer: a fade (in arc time, which stops while held) from what the arc showed when the
+  phase began to the phase's scene;
+- the layers above it: manual overrides, a cue (talk, break, ...), the emergency;
+- the output: a fade (in wall time) from what the room showed when the channel's top layer last
+  changed, toward that layer's value.
+
+So every fade starts from what the room shows at that moment: an advance or a cue mid-fade never
+jumps.  Preferences adapt every scene; the safety clamp is applied last.  Only the emergency
+changes without fading.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from roomctl.arc import Arc
+from roomctl.channels import (
+    Channel,
+    ChannelKey,
+    Color,
+    Limits,
+    Sound,
+    Value,
+    blend,
+    clamp,
+    device_states,
+    scene_targets,
+)
+from roomctl.color import ease
+from roomctl.config import DeviceKind, RoomConfig
+from roomctl.events import Event, EventKind
+from roomctl.prefs import NO_PREFERENCES, Preferences, band, resolve
+from roomctl.scene import SILENCE, Scene
+from roomctl.session_values import initial_values, override_values
+from roomctl.state import DeviceState
+
+__all__ = ["Layer", "SessionStatus", "Snapshot", "Timeline"]
+
+DEFAULT_SOURCE_FADE_S = 16.0
+EMERGENCY_MIN_PCT = 50.0  # fade out, switch, fade in: 8 s each way
+
+
+class Layer(enum.IntEnum):
+    ARC = 0
+    OVERRIDE = 1
+    CUE = 2
+    EMERGENCY = 3
+
+
+@dataclass(slots=True)
+class Seg:
+    """A fade from `frm` to `to` starting at `start` (arc or wall seconds)."""
+
+    start: float
+    frm: Value | None
+    to: Value
+    fade: float
+    curve: str
+
+    def progress(self, now: float) -> float:
+        return 1.0 if self.fade <= 0 else ease((now - self.start) / self.fade, self.curve)
+
+
+@dataclass(slots=True)
+class OutSeg:
+    start: float
+    frm: Value | None
+    owner: Layer
+    fade: float
+    curve: str
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    value: Value
+    until: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerStatus:
+    name: str
+    at_s: float
+    until_s: float | None
+    state: str  # "upcoming" | "now" | "past"
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    arc: str
+    started_at: float
+    t0: float  # wall time of the dose (planned until a dose event says otherwise)
+    dosed: bool
+    arc_clock_s: float
+    phase: str
+    phase_index: int
+    phase_started_at: float
+    phase_ends_at: float | None  # wall estimate; None while held or open-ended
+    next_phase: str | None
+    held: bool
+    cue: str | None
+    emergency: bool
+    overrides: tuple[tuple[str, str, Any], ...]
+    markers: tuple[MarkerStatus, ...]
+    ended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float
+    devices: dict[str, DeviceState]
+    status: SessionStatus | None  # None: no session started
+
+
+@dataclass
+class _Fold:
+    """Mutable state while folding the event log; lives only inside Timeline.at()."""
+
+    wall: float
+    arc: float
+    started_at: float
+    t0: float
+    idx: int = 0
+    phase_start: float = 0.0
+    phase_started_at: float = 0.0
+    durations: list[float | None] = field(default_factory=list)
+    holding: bool = False
+    emergency: bool = False
+    dosed: bool = False
+    ended: bool = False
+    cue: str | None = None
+    cue_targets: dict[ChannelKey, Value] = field(default_factory=dict)
+    arc_segs: dict[ChannelKey, Seg] = field(default_factory=dict)
+    overrides: dict[ChannelKey, Override] = field(default_factory=dict)
+    out: dict[ChannelKey, OutSeg] = field(default_factory=dict)
+    initial: dict[ChannelKey, Value] = field(default_factory=dict)
+    frozen: dict[ChannelKey, Value] | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.holding or self.emergency or self.ended
+
+
+class Timeline:
+    """Desired room state from a session's events.  Build once per event log; call `at(t)`."""
+
+    def __init__(
+        self,
+        room: RoomConfig,
+        arc: Arc,
+        scenes: Mapping[str, Scene],
+        events: Sequence[Event],
+        prefs: Preferences = NO_PREFERENCES,
+    ) -> None:
+        self.room = room
+        self.arc = arc
+        self.scenes = scenes
+        self.events = sorted(events, key=lambda e: (e.at, e.seq))
+        self.prefs = prefs
+        safety = room.safety
+        self._band = band(safety, arc.temperature_c)
+        self.limits = Limits(
+            floor_lights=frozenset(room.floor_light_ids),
+            floor_pct=max(safety.min_brightness_pct, prefs.darkness_limit_pct),
+            brightness_max_pct=max(prefs.brightness_max_pct, safety.min_brightness_pct),
+            volume_max=float(min(safety.max_volume, prefs.volume_max)),
+            setpoint_c=self._band,
+            avoid=prefs.avoided_ranges,
+        )
+        self._resolved: dict[str, dict[ChannelKey, Value]] = {}
+        self._emergency = self._emergency_targets()
+
+    # ----------------------------------------------------------------- public
+
+    def at(self, t: float) -> Snapshot:
+        start = next((e for e in self.events if e.kind is EventKind.START), None)
+        if start is None or start.at > t:
+            return Snapshot(t=t, devices={}, status=None)
+        f = self._begin(start)
+        for ev in self.events:
+            if ev.at > t:
+                break
+            if ev is start or ev.at < start.at:
+                continue
+            self._advance(f, ev.at)
+            self._apply(f, ev)
+        self._advance(f, t)
+        values = f.frozen if f.frozen is not None else self._values(f)
+        return Snapshot(t=t, devices=device_states(self.room, values), status=self._status(f))
+
+    def scene_channels(self, name: str) -> dict[ChannelKey, Value]:
+        """Channel targets of a scene after the client's preferences and the safety limits."""
+        if name not in self._resolved:
+            scene = resolve(self.scenes[name], self.prefs, self.room.safety, self.arc.temperature_c)
+            self._resolved[name] = scene_targets(self.room, scene)
+        return self._resolved[name]
+
+    # ------------------------------------------------------------ the fold
+
+    def _begin(self, start: Event) -> _Fold:
+        data = start.data
+        if isinstance(data.get("t0"), int | float):
+            t0 = float(data["t0"])
+            arc_now = max(start.at - t0, self.arc.starts_at)
+            dosed = start.at >= t0
+        else:
+            arc_now = self.arc.starts_at
+            t0 = start.at - self.arc.starts_at
+            dosed = False
+        f = _Fold(wall=start.at, arc=arc_now, started_at=start.at, t0=t0, dosed=dosed)
+        f.durations = [p.duration for p in self.arc.phases]
+        f.initial = initial_values(self.room, data.get("room"))
+        idx, phase_start = self._phase_containing(f, arc_now)
+        self._enter(f, idx, phase_start)
+        return f
+
+    def _phase_containing(self, f: _Fold, arc_time: float) -> tuple[int, float]:
+        starts = self.arc.nominal_starts()
+        idx = 0
+        for i, s in enumerate(starts):
+            if s <= arc_time:
+                idx = i
+        return idx, min(starts[idx], arc_time) if idx == 0 else starts[idx]
+
+    def _advance(self, f: _Fold, t: float) -> None:
+        while t > f.wall:
+            if f.paused:
+                f.wall = t
+                return
+            dur = f.durations[f.idx]
+            if f.idx < len(self.arc.phases) - 1 and dur is not None:
+                boundary = f.phase_start + dur
+                if f.arc + (t - f.wall) >= boundary:
+                    f.wall += max(0.0, boundary - f.arc)
+                    f.arc = max(f.arc, boundary)
+                    self._enter(f, f.idx + 1, f.arc)
+                    continue
+            f.arc += t - f.wall
+            f.wall = t
+
+    def _enter(self, f: _Fold, idx: int, phase_start: float) -> None:
+        phase = self.arc.phases[idx]
+        scene = self.scenes[phase.scene]
+        f.idx, f.phase_start, f.phase_started_at = idx, phase_start, f.wall
+        light_fade = phase.fade_s if phase.fade_s is not None else scene.fade_s
+        for key, to in self.scene_channels(phase.scene).items():
+            frm = self._arc_value(f, key)
+            fade = self._fade(key[1], light_fade, scene.audio_fade_s, frm, to)
+            curve = "linear" if key[1] in ("volume", "setpoint") else phase.curve
+            f.arc_segs[key] = Seg(f.arc, frm, to, fade, curve)
+        cleared = [k for k, o in f.overrides.items() if o.until == "phase"]
+        for key in cleared:
+            del f.overrides[key]
+        self._reown(f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s))
+
+    def _apply(self, f: _Fold, ev: Event) -> None:  # noqa: C901, PLR0912 - one branch per kind
+        if f.ended:
+            return
+        kind, data = ev.kind, ev.data
+        last = len(self.arc.phases) - 1
+        if kind is EventKind.HOLD:
+            f.holding = True
+        elif kind is EventKind.RESUME:
+            f.holding = False
+        elif kind is EventKind.EXTEND:
+            dur = f.durations[f.idx]
+            if dur is not None:
+                f.durations[f.idx] = dur + float(data["minutes"]) * 60.0
+        elif kind is EventKind.ADVANCE and f.idx < last:
+            self._enter(f, f.idx + 1, f.arc)
+        elif kind is EventKind.STEP_BACK and f.idx > 0:
+            self._enter(f, f.idx - 1, f.arc)
+        elif kind is EventKind.JUMP and data.get("phase") in {p.name for p in self.arc.phases}:
+            self._enter(f, self.arc.phase_index(data["phase"]), f.arc)
+        elif kind is EventKind.DOSE:
+            self._dose(f)
+        elif kind is EventKind.CUE_ON and data.get("cue") in self.scenes:
+            f.cue = data["cue"]
+            f.cue_targets = dict(self.scene_channels(data["cue"]))
+            self._reown(f, self._cue_fade(data["cue"]), force=set(f.cue_targets))
+        elif kind is EventKind.CUE_OFF and f.cue is not None:
+            fade = self._cue_fade(f.cue)
+            f.cue, f.cue_targets = None, {}
+            self._reown(f, fade)
+        elif kind is EventKind.OVERRIDE:
+            self._override(f, ev)
+        elif kind is EventKind.OVERRIDE_CLEAR:
+            for key in [k for k in f.overrides if _matches(k, data)]:
+                del f.overrides[key]
+            self._reown(f, self._requested_fade(data))
+        elif kind is EventKind.EMERGENCY_ON:
+            f.emergency = True
+            self._reown(f, lambda ch: 0.0, force=set(self._emergency))
+        elif kind is EventKind.EMERGENCY_CLEAR and f.emergency:
+            f.emergency = False
+            clear_s = self.room.safety.emergency.clear_fade_s
+            self._reown(f, lambda ch: self._fade(ch, clear_s, None))
+        elif kind is EventKind.END:
+            f.frozen = self._values(f)
+            f.ended = True
+
+    def _dose(self, f: _Fold) -> None:
+        """T0 is now: the arc clock becomes 0:00 and the phase around 0:00 takes over."""
+        delta = -f.arc
+        for seg in f.arc_segs.values():
+            seg.start += delta
+        f.arc, f.t0, f.dosed = 0.0, f.wall, True
+        f.durations = [p.duration for p in self.arc.phases]
+        idx, phase_start = self._phase_containing(f, 0.0)
+        if idx != f.idx:
+            self._enter(f, idx, phase_start)
+        else:
+            f.phase_start = phase_start
+
+    def _override(self, f: _Fold, ev: Event) -> None:
+        device = ev.data["device"]
+        try:
+            dev = self.room.device(device)
+        except KeyError:
+            return
+        below: dict[Channel, Value | None] = {
+            "level": self._value(f, (device, "level")),
+            "color": self._value(f, (device, "color")),
+        }
+        values = override_values(dev, ev.data["channel"], ev.data["value"], below)
+        until = str(ev.data.get("until", "phase"))
+        for ch, value in values.items():
+            f.overrides[(device, ch)] = Override(value, until, ev.by)
+        self._reown(f, self._requested_fade(ev.data), force={(device, ch) for ch in values})
+
+    # -------------------------------------------------------- layers, values
+
+    def _owner(self, f: _Fold, key: ChannelKey) -> Layer | None:
+        if f.emergency and key in self._emergency:
+            return Layer.EMERGENCY
+        if key in f.cue_targets:
+            return Layer.CUE
+        if key in f.overrides:
+            return Layer.OVERRIDE
+        if key in f.arc_segs:
+            return Layer.ARC
+        return None
+
+    def _reown(
+        self, f: _Fold, fade_for: Callable[[Channel], float], force: set[ChannelKey] | None = None
+    ) -> None:
+        """Give each channel to its top layer; a channel whose top layer (or that layer's target)
+        changed starts a new output fade from what it shows now."""
+        keys = set(f.arc_segs) | set(f.overrides) | set(f.cue_targets) | set(self._emergency)
+        for key in keys:
+            owner = self._owner(f, key)
+            seg = f.out.get(key)
+            if owner is None or (seg is not None and seg.owner == owner and key not in (force or ())):
+                continue
+            frm = self._value(f, key) if seg is not None else f.initial.get(key)
+            if key in f.arc_segs and seg is None and owner is Layer.ARC:
+                frm = None  # the arc's own fade already starts from the room's initial state
+            fade = fade_for(key[1])
+            if key[1] == "volume" and isinstance(frm, float):
+                to = self._layer_value(f, owner, key)
+                fade = self._fade("volume", fade, None, frm, to)
+            curve = "linear" if key[1] in ("volume", "setpoint") else "ease"
+            f.out[key] = OutSeg(f.wall, frm, owner, fade, curve)
+
+    def _arc_value(self, f: _Fold, key: ChannelKey) -> Value | None:
+        seg = f.arc_segs.get(key)
+        if seg is None:
+            return f.initial.get(key)
+        return blend(key[1], seg.frm, seg.to, seg.progress(f.arc), self.limits.avoid)
+
+    def _layer_value(self, f: _Fold, layer: Layer, key: ChannelKey) -> Value | None:
+        if layer is Layer.EMERGENCY:
+            return self._emergency[key]
+        if layer is Layer.CUE:
+            return f.cue_targets[key]
+        if layer is Layer.OVERRIDE:
+            return f.overrides[key].value
+        return self._arc_value(f, key)
+
+    def _value(self, f: _Fold, key: ChannelKey) -> Value | None:
+        """What channel `key` shows at the fold's current time (before the clamp)."""
+        seg = f.out.get(key)
+        if seg is None:
+            return f.initial.get(key)
+        target = self._layer_value(f, seg.owner, key)
+        if target is None:
+            return seg.frm
+        p = 1.0 if seg.fade <= 0 else ease((f.wall - seg.start) / seg.fade, seg.curve)
+        return blend(key[1], seg.frm, target, p, self.limits.avoid)
+
+    def _values(self, f: _Fold) -> dict[ChannelKey, Value]:
+        out: dict[ChannelKey, Value] = {}
+        for key, seg in f.out.items():
+            value = self._value(f, key)
+            if value is None:
+                continue
+            if seg.owner is Layer.EMERGENCY and key[1] in ("level", "color", "on"):
+                out[key] = value  # the emergency has its own fixed limits
+            else:
+                out[key] = clamp(key, value, self.limits)
+        return out
+
+    # ---------------------------------------------------------------- fades
+
+    def _fade(
+        self,
+        ch: Channel,
+        requested: float,
+        audio_fade_s: float | None,
+        frm: Value | None = None,
+        to: Value | None = None,
+    ) -> float:
+        """The fade a channel gets: at least the safety minimum; volume rises no faster than
+        the safety limit allows."""
+        mins = self.room.safety.min_fade
+        if ch == "source":
+            return max(audio_fade_s or DEFAULT_SOURCE_FADE_S, mins.audio_s)
+        if ch == "volume":
+            fade = max(requested, mins.audio_s)
+            if isinstance(frm, float) and isinstance(to, float) and to > frm:
+                fade = max(fade, (to - frm) * 10.0 / self.room.safety.max_volume_rise_per_10s)
+            return fade
+        if ch == "setpoint":
+            return requested
+        return max(requested, mins.light_s)
+
+    def _cue_fade(self, cue: str) -> Callable[[Channel], float]:
+        scene = self.scenes[cue]
+        return lambda ch: self._fade(ch, scene.fade_s, scene.audio_fade_s)
+
+    def _requested_fade(self, data: Mapping[str, Any]) -> Callable[[Channel], float]:
+        requested = data.get("fade_s")
+        req = float(requested) if isinstance(requested, int | float) else 0.0
+        return lambda ch: self._fade(ch, req, None)
+
+    def _emergency_targets(self) -> dict[ChannelKey, Value]:
+        """Bright neutral light on every light and music paused.  A scene named "emergency"
+        may choose the light, never dimmer than half; preferences do not apply."""
+        em = self.room.safety.emergency
+        out: dict[ChannelKey, Value] = {}
+        scene = self.scenes.get("emergency")
+        chosen = scene_targets(self.room, scene) if scene is not None else {}
+        for dev in self.room.devices:
+            if dev.kind is DeviceKind.LIGHT:
+                out[(dev.id, "level")] = float(em.brightness_pct)
+                if dev.has_color_temp:
+                    out[(dev.id, "color")] = Color(kelvin=float(em.color_temp_k))
+                elif dev.has_hue:
+                    out[(dev.id, "color")] = Color(hue=0.0, saturation=0.0)
+            elif dev.kind is DeviceKind.SWITCH:
+                out[(dev.id, "on")] = True
+            elif dev.kind is DeviceKind.PLAYER:
+                out[(dev.id, "source")] = Sound(SILENCE, 0.0)
+        for key, value in chosen.items():
+            if key[1] == "level" and isinstance(value, float):
+                out[key] = max(value, EMERGENCY_MIN_PCT)
+            elif key[1] == "color":
+                out[key] = value
+        return out
+
+    # --------------------------------------------------------------- status
+
+    def _status(self, f: _Fold) -> SessionStatus:
+        phases = self.arc.phases
+        phase = phases[f.idx]
+        dur = f.durations[f.idx]
+        ends: float | None = None
+        if dur is not None and not f.paused:
+            ends = f.wall + (f.phase_start + dur - f.arc)
+        dose_clock = f.wall - f.t0
+        markers = tuple(
+            MarkerStatus(
+                m.name,
+                m.at,
+                m.until,
+                "upcoming" if dose_clock < m.at
+                else "now" if dose_clock <= (m.until if m.until is not None else m.at + 600)
+                else "past",
+                m.note,
+            )
+            for m in self.arc.markers
+        )
+        return SessionStatus(
+            arc=self.arc.name,
+            started_at=f.started_at,
+            t0=f.t0,
+            dosed=f.dosed,
+            arc_clock_s=f.arc,
+            phase=phase.name,
+            phase_index=f.idx,
+            phase_started_at=f.phase_started_at,
+            phase_ends_at=ends,
+            next_phase=phases[f.idx + 1].name if f.idx + 1 < len(phases) else None,
+            held=f.holding or f.emergency,
+            cue=f.cue,
+            emergency=f.emergency,
+            overrides=tuple((k[0], k[1], _plain(o.value)) for k, o in sorted(f.overrides.items())),
+            markers=markers,
+            ended=f.ended,
+        )
+
+
+def _matches(key: ChannelKey, data: Mapping[str, Any]) -> bool:
+    device = data.get("device")
+    return device is None or device == key[0]
+
+
+def _plain(value: Value) -> Any:
+    if isinstance(value, Color):
+        if value.kelvin is not None:
+            return {"color_temp_k": round(value.kelvin)}
+        return {"hue": round(value.hue, 1), "saturation": round(value.saturation, 1)}
+    if isinstance(value, Sound):
+        return str(value.source)
+    return value
