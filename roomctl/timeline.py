@@ -252,6 +252,7 @@ class Timeline:
         scene = self.scenes[phase.scene]
         f.idx, f.phase_start, f.phase_started_at = idx, phase_start, f.wall
         light_fade = phase.fade_s if phase.fade_s is not None else scene.fade_s
+        before = self._shown(f)
         for key, to in self.scene_channels(phase.scene).items():
             frm = self._arc_value(f, key)
             fade = self._fade(key[1], light_fade, scene.audio_fade_s, frm, to)
@@ -260,13 +261,14 @@ class Timeline:
         cleared = [k for k, o in f.overrides.items() if o.until == "phase"]
         for key in cleared:
             del f.overrides[key]
-        self._reown(f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s))
+        self._reown(f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s), before)
 
     def _apply(self, f: _Fold, ev: Event) -> None:  # noqa: C901, PLR0912 - one branch per kind
         if f.ended:
             return
         kind, data = ev.kind, ev.data
         last = len(self.arc.phases) - 1
+        before = self._shown(f)  # what the room shows as the event arrives
         if kind is EventKind.HOLD:
             f.holding = True
         elif kind is EventKind.RESUME:
@@ -286,24 +288,24 @@ class Timeline:
         elif kind is EventKind.CUE_ON and data.get("cue") in self.scenes:
             f.cue = data["cue"]
             f.cue_targets = dict(self.scene_channels(data["cue"]))
-            self._reown(f, self._cue_fade(data["cue"]), force=set(f.cue_targets))
+            self._reown(f, self._cue_fade(data["cue"]), before, force=set(f.cue_targets))
         elif kind is EventKind.CUE_OFF and f.cue is not None:
             fade = self._cue_fade(f.cue)
             f.cue, f.cue_targets = None, {}
-            self._reown(f, fade)
+            self._reown(f, fade, before)
         elif kind is EventKind.OVERRIDE:
-            self._override(f, ev)
+            self._override(f, ev, before)
         elif kind is EventKind.OVERRIDE_CLEAR:
             for key in [k for k in f.overrides if _matches(k, data)]:
                 del f.overrides[key]
-            self._reown(f, self._requested_fade(data))
+            self._reown(f, self._requested_fade(data), before)
         elif kind is EventKind.EMERGENCY_ON:
             f.emergency = True
-            self._reown(f, lambda ch: 0.0, force=set(self._emergency))
+            self._reown(f, lambda ch: 0.0, before, force=set(self._emergency))
         elif kind is EventKind.EMERGENCY_CLEAR and f.emergency:
             f.emergency = False
             clear_s = self.room.safety.emergency.clear_fade_s
-            self._reown(f, lambda ch: self._fade(ch, clear_s, None))
+            self._reown(f, lambda ch: self._fade(ch, clear_s, None), before)
         elif kind is EventKind.END:
             f.frozen = self._values(f)
             f.ended = True
@@ -321,7 +323,7 @@ class Timeline:
         else:
             f.phase_start = phase_start
 
-    def _override(self, f: _Fold, ev: Event) -> None:
+    def _override(self, f: _Fold, ev: Event, before: dict[ChannelKey, Value | None]) -> None:
         device = ev.data["device"]
         try:
             dev = self.room.device(device)
@@ -335,7 +337,9 @@ class Timeline:
         until = str(ev.data.get("until", "phase"))
         for ch, value in values.items():
             f.overrides[(device, ch)] = Override(value, until, ev.by)
-        self._reown(f, self._requested_fade(ev.data), force={(device, ch) for ch in values})
+        self._reown(
+            f, self._requested_fade(ev.data), before, force={(device, ch) for ch in values}
+        )
 
     # -------------------------------------------------------- layers, values
 
@@ -350,18 +354,25 @@ class Timeline:
             return Layer.ARC
         return None
 
+    def _shown(self, f: _Fold) -> dict[ChannelKey, Value | None]:
+        return {key: self._value(f, key) for key in f.out}
+
     def _reown(
-        self, f: _Fold, fade_for: Callable[[Channel], float], force: set[ChannelKey] | None = None
+        self,
+        f: _Fold,
+        fade_for: Callable[[Channel], float],
+        before: dict[ChannelKey, Value | None],
+        force: set[ChannelKey] | None = None,
     ) -> None:
         """Give each channel to its top layer; a channel whose top layer (or that layer's target)
-        changed starts a new output fade from what it shows now."""
+        changed starts a new output fade from what it showed (`before`) when the change came."""
         keys = set(f.arc_segs) | set(f.overrides) | set(f.cue_targets) | set(self._emergency)
         for key in keys:
             owner = self._owner(f, key)
             seg = f.out.get(key)
             if owner is None or (seg is not None and seg.owner == owner and key not in (force or ())):
                 continue
-            frm = self._value(f, key) if seg is not None else f.initial.get(key)
+            frm = before.get(key) if seg is not None else f.initial.get(key)
             if key in f.arc_segs and seg is None and owner is Layer.ARC:
                 frm = None  # the arc's own fade already starts from the room's initial state
             fade = fade_for(key[1])
