@@ -1,0 +1,21 @@
+"""MQTT for roomctl: one shared broker connection (`MqttBus`) that drivers and publishers use."""
+
+from roomctl.mqtt.bus import (
+    Backoff,
+    BrokerUnavailableError,
+    MessageHandler,
+    MqttBus,
+    Subscription,
+    Waiters,
+    device_call,
+)
+
+__all__ = [
+    "Backoff",
+    "BrokerUnavailableError",
+    "MessageHandler",
+    "MqttBus",
+    "Subscription",
+    "Waiters",
+    "device_call",
+]

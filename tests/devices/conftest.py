@@ -1,0 +1,90 @@
+"""Fixtures for the MQTT device tests: a real Mosquitto on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+
+from roomctl.config import MqttConfig
+from roomctl.mqtt import Backoff, MqttBus
+from roomctl.sim.broker import Broker
+
+Until = Callable[[Callable[[], bool]], Awaitable[None]]
+
+
+def run_outside_tests(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` on a private loop that never becomes the thread's current loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    """One Mosquitto for the whole test session (tests use their own topics).
+
+    The broker is a plain child process, so it can be started outside any event loop and
+    used from every test's own loop."""
+    instance = Broker()
+    run_outside_tests(instance.launch())
+    try:
+        yield instance
+    finally:
+        run_outside_tests(instance.close())
+
+
+@pytest.fixture
+async def private_broker() -> AsyncIterator[Broker]:
+    """A broker of this test's own, for tests that stop or restart it."""
+    async with Broker.start() as instance:
+        yield instance
+
+
+@pytest.fixture
+def topic(request: pytest.FixtureRequest) -> str:
+    """A topic name no other test uses."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    return f"{name[:40]}-{uuid.uuid4().hex[:6]}"
+
+
+def new_bus(broker: Broker, client_id: str) -> MqttBus:
+    """A daemon bus for `broker` that reconnects quickly (not started)."""
+    config = MqttConfig(host=broker.host, port=broker.port, keepalive_s=5)
+    return MqttBus(config, client_id, timeout_s=2.0, backoff=Backoff(initial_s=0.05, max_s=0.5))
+
+
+@pytest.fixture
+def make_bus() -> Callable[[Broker, str], MqttBus]:
+    return new_bus
+
+
+@pytest.fixture
+async def bus(broker: Broker, topic: str) -> AsyncIterator[MqttBus]:
+    """The daemon's bus, connected to the session broker."""
+    instance = new_bus(broker, f"roomctl-{topic}")
+    await instance.start()
+    try:
+        yield instance
+    finally:
+        await instance.close()
+
+
+@pytest.fixture
+def until() -> Until:
+    """`await until(lambda: condition)`: poll (real time) until true; fail after 3 s."""
+
+    async def wait(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            while True:  # polled: the conditions are plain attributes of drivers and emulators
+                if condition():
+                    return
+                await asyncio.sleep(0.01)
+
+    return wait
