@@ -20,7 +20,7 @@ _HMM = re.compile(r"^(-)?(\d{1,2}):([0-5]\d)$")
 
 
 def parse_hmm(value: object) -> float:
-    """"1:30" → 5400.0 seconds; "-0:30" → -1800.0; 90 (minutes) → 5400.0."""
+    """ "1:30" → 5400.0 seconds; "-0:30" → -1800.0; 90 (minutes) → 5400.0."""
     if isinstance(value, bool):
         raise ValueError(f"expected a time like '1:30' or minutes, got {value!r}")
     if isinstance(value, int | float):

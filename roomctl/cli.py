@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from roomctl import __version__
+from roomctl.cli_daemon import register
 from roomctl.errors import ConfigError, RoomctlError
 from roomctl.library import Library, find_config, load_library, load_preferences
 from roomctl.prefs import NO_PREFERENCES
@@ -57,8 +58,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
         from roomctl.preview_svg import render_svg
 
         end = arc.nominal_end if arc.nominal_end is not None else times[-1]
-        svg = render_svg(timeline, pv.PREVIEW_T0 + arc.starts_at, pv.PREVIEW_T0 + end,
-                         title=arc.title or arc.name)
+        svg = render_svg(
+            timeline,
+            pv.PREVIEW_T0 + arc.starts_at,
+            pv.PREVIEW_T0 + end,
+            title=arc.title or arc.name,
+        )
         Path(args.svg).write_text(svg, encoding="utf-8")
     if args.json:
         print(json.dumps(pv.as_json(rows), indent=2))
@@ -93,18 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--json", action="store_true", help="print JSON")
     pre.add_argument("--svg", metavar="FILE", help="draw the arc to an SVG file")
 
-    for extra in _extra_commands():
-        extra(sub)
+    register(sub)  # run, demo, apply, session, user
     return parser
-
-
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    """Commands that need the device layer register themselves here."""
-    try:
-        from roomctl.cli_daemon import register
-    except ImportError:  # pragma: no cover - the device layer is part of every install
-        return []
-    return [register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import itertools
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "VirtualClock"]
+__all__ = ["Clock", "ScaledClock", "SystemClock", "VirtualClock"]
 
 
 class Clock(Protocol):
@@ -79,3 +79,24 @@ class VirtualClock:
         self._now = target
         for _ in range(settle):
             await asyncio.sleep(0)
+
+
+class ScaledClock:
+    """Wall time that runs `speed` times faster than real time (the demo plays an 8-hour arc
+    in minutes).  Sleeps are shortened by the same factor."""
+
+    def __init__(self, speed: float, start: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._real0 = time.monotonic()
+        self._wall0 = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self._wall0 + (time.monotonic() - self._real0) * self.speed
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._real0) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)

@@ -70,9 +70,8 @@ def lerp_mired(a_k: float, b_k: float, p: float) -> float:
 
 def hue_in_ranges(hue: float, ranges: Sequence[HueRange]) -> bool:
     hue %= 360.0
-    for start, end in ranges:
-        start %= 360.0
-        end %= 360.0
+    for first, last in ranges:
+        start, end = first % 360.0, last % 360.0
         inside = start <= hue <= end if start <= end else (hue >= start or hue <= end)
         if inside:
             return True

@@ -234,7 +234,8 @@ class SafetyConfig(Frozen):
     """Limits that nothing but the emergency layer may cross."""
 
     min_brightness_pct: float = Field(default=5, ge=1, le=50)
-    # Lights that never go below min_brightness_pct or off during a session; default: the first light.
+    # Lights that never go below min_brightness_pct or off during a session.
+    # Default: the first light.
     floor_lights: tuple[Ident, ...] = ()
     max_volume: int = Field(default=60, ge=0, le=100)
     max_volume_rise_per_10s: float = Field(default=6, gt=0, le=100)

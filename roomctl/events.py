@@ -27,7 +27,9 @@ class EventKind(enum.StrEnum):
     JUMP = "jump"  # payload: phase
     CUE_ON = "cue_on"  # payload: cue (a scene name, e.g. talk, break, check-in)
     CUE_OFF = "cue_off"
-    OVERRIDE = "override"  # payload: device, channel, value, fade_s (optional), until: phase|session
+    OVERRIDE = (
+        "override"  # payload: device, channel, value, fade_s (optional), until: phase|session
+    )
     OVERRIDE_CLEAR = "override_clear"  # payload: device (optional; default: every override)
     EMERGENCY_ON = "emergency_on"
     EMERGENCY_CLEAR = "emergency_clear"
@@ -49,14 +51,19 @@ class Event:
     seq: int = 0  # position in the store's log; 0 until stored
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "at": self.at, "kind": self.kind.value, "by": self.by,
-                "data": self.data}
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind.value,
+            "by": self.by,
+            "data": self.data,
+        }
 
 
 def _need(kind: EventKind, data: dict[str, Any], key: str, typ: type | tuple[type, ...]) -> None:
     if key not in data:
         raise SessionError(f"{kind.value}: missing {key!r}")
-    if not isinstance(data[key], typ) or isinstance(data[key], bool) and typ is not bool:
+    if not isinstance(data[key], typ) or (isinstance(data[key], bool) and typ is not bool):
         raise SessionError(f"{kind.value}: {key!r} has the wrong type ({data[key]!r})")
 
 

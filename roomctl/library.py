@@ -41,8 +41,15 @@ class Library:
     def arc(self, name: str) -> Arc:
         if name not in self.arcs:
             raise ConfigError(
-                [Problem("", None, "", f"no arc named {name!r}{did_you_mean(name, self.arcs)}; "
-                         f"arcs: {', '.join(sorted(self.arcs)) or 'none'}")]
+                [
+                    Problem(
+                        "",
+                        None,
+                        "",
+                        f"no arc named {name!r}{did_you_mean(name, self.arcs)}; "
+                        f"arcs: {', '.join(sorted(self.arcs)) or 'none'}",
+                    )
+                ]
             )
         return self.arcs[name]
 
@@ -55,7 +62,7 @@ class Library:
 
 
 def find_config(explicit: str | None) -> Path:
-    """The config file to use: --config, $ROOMCTL_CONFIG, ./config.yaml, /etc/roomctl/config.yaml."""
+    """The config file: --config, $ROOMCTL_CONFIG, ./config.yaml or /etc/roomctl/config.yaml."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("ROOMCTL_CONFIG")
@@ -65,8 +72,15 @@ def find_config(explicit: str | None) -> Path:
         if candidate.exists():
             return candidate
     raise ConfigError(
-        [Problem("config.yaml", None, "", "no configuration found; pass --config FILE "
-                 "(config.example.yaml is a starting point) or set ROOMCTL_CONFIG")]
+        [
+            Problem(
+                "config.yaml",
+                None,
+                "",
+                "no configuration found; pass --config FILE "
+                "(config.example.yaml is a starting point) or set ROOMCTL_CONFIG",
+            )
+        ]
     )
 
 
@@ -93,8 +107,14 @@ def load_library(config_file: Path) -> Library:
     problems += _check_room(room, src)
     folder = scenes_dir(room, config_file)
     if not folder.is_dir():
-        problems.append(Problem(str(config_file), src.line(("scenes_dir",)), "scenes_dir",
-                                f"scene folder {str(folder)!r} does not exist"))
+        problems.append(
+            Problem(
+                str(config_file),
+                src.line(("scenes_dir",)),
+                "scenes_dir",
+                f"scene folder {str(folder)!r} does not exist",
+            )
+        )
         raise ConfigError(problems)
     scene_srcs = _load_all(folder, Scene, _SCENE_WORDS, lib.scenes, problems)
     arc_srcs = _load_all(folder / "arcs", Arc, _ARC_WORDS, lib.arcs, problems)
@@ -128,9 +148,14 @@ def _load_all(
             problems += loaded
             continue
         if loaded.name != path.stem:
-            problems.append(Problem(str(path), src.line(("name",)), "name",
-                                    f"name {loaded.name!r} does not match the file name "
-                                    f"{path.stem!r}"))
+            problems.append(
+                Problem(
+                    str(path),
+                    src.line(("name",)),
+                    "name",
+                    f"name {loaded.name!r} does not match the file name {path.stem!r}",
+                )
+            )
             continue
         into[loaded.name] = loaded  # type: ignore[assignment]
         sources[loaded.name] = src
@@ -142,13 +167,23 @@ def _check_room(room: RoomConfig, src: Source) -> list[Problem]:
     lights = {d.id for d in room.devices if d.kind in (DeviceKind.LIGHT, DeviceKind.SWITCH)}
     for i, dev_id in enumerate(room.safety.floor_lights):
         if dev_id not in lights:
-            problems.append(Problem(src.file, src.line(("safety", "floor_lights", i)),
-                                    f"safety.floor_lights[{i}]",
-                                    f"{dev_id!r} is not a light of this room"
-                                    f"{did_you_mean(dev_id, lights)}"))
+            problems.append(
+                Problem(
+                    src.file,
+                    src.line(("safety", "floor_lights", i)),
+                    f"safety.floor_lights[{i}]",
+                    f"{dev_id!r} is not a light of this room{did_you_mean(dev_id, lights)}",
+                )
+            )
     if not any(d.kind is DeviceKind.LIGHT for d in room.devices) and room.devices:
-        problems.append(Problem(src.file, src.line(("devices",)), "devices",
-                                "no light: roomctl cannot keep the room from going dark"))
+        problems.append(
+            Problem(
+                src.file,
+                src.line(("devices",)),
+                "devices",
+                "no light: roomctl cannot keep the room from going dark",
+            )
+        )
     return problems
 
 
@@ -169,17 +204,30 @@ def _check_scene(room: RoomConfig, scene: Scene, src: Source, notes: list[str]) 
             if zone not in zones:
                 hint = did_you_mean(zone, zones)
                 if hint:
-                    problems.append(Problem(src.file, src.line(where), f"{section}.{zone}",
-                                            f"no zone {zone!r} in this room{hint}"))
+                    problems.append(
+                        Problem(
+                            src.file,
+                            src.line(where),
+                            f"{section}.{zone}",
+                            f"no zone {zone!r} in this room{hint}",
+                        )
+                    )
                 else:
-                    notes.append(f"{src.file}: zone {zone!r} has no device in this room; "
-                                 "that part of the scene is not used")
+                    notes.append(
+                        f"{src.file}: zone {zone!r} has no device in this room; "
+                        "that part of the scene is not used"
+                    )
                 continue
             wrong = [d.id for d in members if d.kind not in kinds]
             if wrong:
-                problems.append(Problem(src.file, src.line(where), f"{section}.{zone}",
-                                        f"zone {zone!r} holds {', '.join(wrong)}, which "
-                                        f"cannot take {section}"))
+                problems.append(
+                    Problem(
+                        src.file,
+                        src.line(where),
+                        f"{section}.{zone}",
+                        f"zone {zone!r} holds {', '.join(wrong)}, which cannot take {section}",
+                    )
+                )
     return problems
 
 
@@ -189,23 +237,39 @@ def _check_arc(
     problems: list[Problem] = []
     for i, phase in enumerate(arc.phases):
         if phase.scene not in scenes and phase.scene not in broken:
-            problems.append(Problem(src.file, src.line(("phases", i, "scene")),
-                                    f"phases[{i}].scene",
-                                    f"no scene named {phase.scene!r}"
-                                    f"{did_you_mean(phase.scene, scenes)}"))
+            problems.append(
+                Problem(
+                    src.file,
+                    src.line(("phases", i, "scene")),
+                    f"phases[{i}].scene",
+                    f"no scene named {phase.scene!r}{did_you_mean(phase.scene, scenes)}",
+                )
+            )
     end = arc.nominal_end
     for i, marker in enumerate(arc.markers):
         if marker.at < arc.starts_at or (end is not None and marker.at > end):
-            problems.append(Problem(src.file, src.line(("markers", i, "at")), f"markers[{i}].at",
-                                    f"marker at {format_hmm(marker.at)} is outside the arc "
-                                    f"({format_hmm(arc.starts_at)}–"
-                                    f"{format_hmm(end) if end is not None else 'open'})"))
+            problems.append(
+                Problem(
+                    src.file,
+                    src.line(("markers", i, "at")),
+                    f"markers[{i}].at",
+                    f"marker at {format_hmm(marker.at)} is outside the arc "
+                    f"({format_hmm(arc.starts_at)}–"
+                    f"{format_hmm(end) if end is not None else 'open'})",
+                )
+            )
     band = arc.temperature_c
     safe = room.safety.temperature_c
     if band is not None and (band.min < safe.min or band.max > safe.max):
-        problems.append(Problem(src.file, src.line(("temperature_c",)), "temperature_c",
-                                f"{band.min:g}–{band.max:g} °C is wider than the room's safety "
-                                f"band {safe.min:g}–{safe.max:g} °C; an arc may only narrow it"))
+        problems.append(
+            Problem(
+                src.file,
+                src.line(("temperature_c",)),
+                "temperature_c",
+                f"{band.min:g}–{band.max:g} °C is wider than the room's safety "
+                f"band {safe.min:g}–{safe.max:g} °C; an arc may only narrow it",
+            )
+        )
     return problems
 
 

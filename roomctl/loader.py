@@ -35,11 +35,8 @@ class Source:
         node: Any = self.data
         walked: list[str | int] = []
         for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
-            else:
+            found_child, node = _child(node, part)
+            if not found_child:
                 continue  # union tags and other model-only parts of a pydantic location
             walked.append(part)
             found = self.lines.get(tuple(walked), found)
@@ -50,13 +47,19 @@ class Source:
         node: Any = self.data
         out: list[str | int] = []
         for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-                out.append(part)
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
+            found_child, node = _child(node, part)
+            if found_child:
                 out.append(part)
         return tuple(out)
+
+
+def _child(node: Any, part: str | int) -> tuple[bool, Any]:
+    """(True, child) when `part` names a key or index of `node`, else (False, node)."""
+    if isinstance(node, dict) and part in node:
+        return True, node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, node
 
 
 class _Loader(yaml.SafeLoader):
@@ -98,7 +101,7 @@ def read_yaml(path: Path) -> Source | Problem:
         return Problem(name, None, "", f"cannot read the file: {exc}")
     try:
         node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -82,7 +82,9 @@ class Preferences(Frozen):
 
     @property
     def liked_hues(self) -> tuple[float, ...]:
-        return tuple(COLOR_NAMES[c][0] if isinstance(c, str) else float(c) for c in self.colors_liked)
+        return tuple(
+            COLOR_NAMES[c][0] if isinstance(c, str) else float(c) for c in self.colors_liked
+        )
 
     def allowed_hue(self, hue: float) -> float:
         return nearest_allowed_hue(hue, self.avoided_ranges)
@@ -148,9 +150,7 @@ def band(safety: SafetyConfig, narrower: TemperatureBand | None) -> tuple[float,
     return lo, hi
 
 
-def _climate(
-    t: ClimateTarget, prefs: Preferences, limits: tuple[float, float]
-) -> ClimateTarget:
+def _climate(t: ClimateTarget, prefs: Preferences, limits: tuple[float, float]) -> ClimateTarget:
     setpoint = prefs.temperature_c if prefs.temperature_c is not None else t.setpoint_c
     return ClimateTarget(setpoint_c=min(max(setpoint, limits[0]), limits[1]))
 

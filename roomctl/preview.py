@@ -96,7 +96,9 @@ def as_text(arc: Arc, rows: list[tuple[float, Snapshot]]) -> str:
         lines.append(f"\n{format_hmm(t):>6}  {phase}")
         for marker in snap.status.markers if snap.status else ():
             if marker.state == "now":
-                lines.append(f"        ◆ {marker.name}" + (f": {marker.note}" if marker.note else ""))
+                lines.append(
+                    f"        ◆ {marker.name}" + (f": {marker.note}" if marker.note else "")
+                )
         for dev, state in snap.devices.items():
             lines.append(f"        {dev:<12} {describe(state)}")
     return "\n".join(lines)

@@ -57,8 +57,9 @@ def override_values(
         if dev.kind is DeviceKind.SWITCH:
             return {"on": value}
         level = below.get("level")
-        return {"level": (level if isinstance(level, float) and level >= 1 else 30.0) if value
-                else 0.0}
+        return {
+            "level": (level if isinstance(level, float) and level >= 1 else 30.0) if value else 0.0
+        }
     number = _number(dev.id, channel, value)
     if channel == "brightness_pct":
         return {"level": number}

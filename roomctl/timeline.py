@@ -263,7 +263,7 @@ class Timeline:
             del f.overrides[key]
         self._reown(f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s), before)
 
-    def _apply(self, f: _Fold, ev: Event) -> None:  # noqa: C901, PLR0912 - one branch per kind
+    def _apply(self, f: _Fold, ev: Event) -> None:  # noqa: PLR0912 - one branch per kind
         if f.ended:
             return
         kind, data = ev.kind, ev.data
@@ -337,9 +337,7 @@ class Timeline:
         until = str(ev.data.get("until", "phase"))
         for ch, value in values.items():
             f.overrides[(device, ch)] = Override(value, until, ev.by)
-        self._reown(
-            f, self._requested_fade(ev.data), before, force={(device, ch) for ch in values}
-        )
+        self._reown(f, self._requested_fade(ev.data), before, force={(device, ch) for ch in values})
 
     # -------------------------------------------------------- layers, values
 
@@ -370,7 +368,9 @@ class Timeline:
         for key in keys:
             owner = self._owner(f, key)
             seg = f.out.get(key)
-            if owner is None or (seg is not None and seg.owner == owner and key not in (force or ())):
+            if owner is None or (
+                seg is not None and seg.owner == owner and key not in (force or ())
+            ):
                 continue
             frm = before.get(key) if seg is not None else f.initial.get(key)
             if key in f.arc_segs and seg is None and owner is Layer.ARC:
@@ -493,8 +493,10 @@ class Timeline:
                 m.name,
                 m.at,
                 m.until,
-                "upcoming" if dose_clock < m.at
-                else "now" if dose_clock <= (m.until if m.until is not None else m.at + 600)
+                "upcoming"
+                if dose_clock < m.at
+                else "now"
+                if dose_clock <= (m.until if m.until is not None else m.at + 600)
                 else "past",
                 m.note,
             )

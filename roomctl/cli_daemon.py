@@ -1,0 +1,296 @@
+"""Commands that talk to devices or to the session store: run, demo, apply, session, user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+from roomctl.arc import format_hmm
+from roomctl.clock import SystemClock
+from roomctl.errors import SessionError
+from roomctl.events import EventKind
+from roomctl.library import find_config, load_library
+from roomctl.store import ROLES, Store
+
+__all__ = ["register"]
+
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from roomctl.daemon import Daemon
+
+    lib = load_library(find_config(args.config))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await Daemon(lib, SystemClock()).run(stop)
+
+    _run_async(main())
+    return 0
+
+
+def _run_async(coro: Any) -> None:
+    """Run a coroutine; an error group from the task group is reduced to its first error."""
+    try:
+        asyncio.run(coro)
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from roomctl.apply import apply_scene, scene_states
+    from roomctl.devices.factory import build_devices
+    from roomctl.mqtt.bus import MqttBus
+
+    lib = load_library(find_config(args.config))
+    room = lib.room
+    scene = lib.scene(args.scene)
+    states = scene_states(room, scene)
+
+    async def main() -> int:
+        bus = None
+        if room.mqtt is not None and room.needs_mqtt:
+            bus = MqttBus(room.mqtt, f"roomctl-apply-{room.room.id}")
+            await bus.start()
+        try:
+            devices = build_devices(room, bus, SystemClock())
+            transition = args.transition if args.transition is not None else scene.fade_s
+            results = await apply_scene(devices, states, transition, timeout_s=args.timeout)
+        finally:
+            if bus is not None:
+                await bus.close()
+        for r in results:
+            mark = "ok    " if r.ok else "FAILED"
+            print(f"{r.device_id:<14} {mark} {r.elapsed_s:6.2f} s  {r.detail}")
+        failed = sum(not r.ok for r in results)
+        if failed:
+            print(f"{failed} of {len(results)} devices failed", file=sys.stderr)
+        return 1 if failed else 0
+
+    try:
+        return asyncio.run(main())
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None
+
+
+def _open(args: argparse.Namespace) -> tuple[Any, Store]:
+    from pathlib import Path
+
+    config = find_config(args.config)
+    lib = load_library(config)
+    path = Path(lib.room.storage.path)
+    if not path.is_absolute():
+        path = config.resolve().parent / path
+    return lib, Store.open(path, SystemClock())
+
+
+SESSION_VERBS: dict[str, EventKind] = {
+    "hold": EventKind.HOLD,
+    "resume": EventKind.RESUME,
+    "advance": EventKind.ADVANCE,
+    "step-back": EventKind.STEP_BACK,
+    "dose": EventKind.DOSE,
+    "emergency": EventKind.EMERGENCY_ON,
+    "clear-emergency": EventKind.EMERGENCY_CLEAR,
+    "end": EventKind.END,
+    "cue-off": EventKind.CUE_OFF,
+}
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from roomctl.session import SessionControl
+
+    lib, store = _open(args)
+    with store:
+        control = SessionControl(lib, store, SystemClock())
+        by = args.by or getpass.getuser()
+        verb = args.verb
+        if verb == "start":
+            if not args.value:
+                raise SessionError(f"which arc? one of {', '.join(sorted(lib.arcs))}")
+            row = control.start(args.value[0], by=by, client_id=args.client)
+            print(f"session {row.id} started: arc {row.arc}")
+        elif verb == "status":
+            control.refresh()
+            _print_status(control, args.json)
+        elif verb in SESSION_VERBS:
+            control.command(SESSION_VERBS[verb], by=by)
+            _print_status(control, False)
+        else:
+            control.command(*_valued(verb, args.value), by=by)
+            _print_status(control, False)
+    return 0
+
+
+def _valued(verb: str, value: list[str]) -> tuple[EventKind, dict[str, Any]]:
+    if not value:
+        raise SessionError(f"session {verb} needs a value")
+    if verb == "extend":
+        try:
+            return EventKind.EXTEND, {"minutes": float(value[0])}
+        except ValueError:
+            raise SessionError(f"extend: minutes must be a number, got {value[0]!r}") from None
+    if verb == "jump":
+        return EventKind.JUMP, {"phase": value[0]}
+    if verb == "cue":
+        return EventKind.CUE_ON, {"cue": value[0]}
+    if verb == "note":
+        return EventKind.NOTE, {"text": " ".join(value)}
+    if verb == "set":
+        if len(value) != 3:
+            raise SessionError(
+                "session set DEVICE CHANNEL VALUE, e.g. session set lamp brightness_pct 20"
+            )
+        raw: Any = value[2]
+        if raw in ("true", "false"):
+            raw = raw == "true"
+        else:
+            try:
+                raw = float(raw)
+            except ValueError:
+                raise SessionError(f"value must be a number or true/false, got {raw!r}") from None
+        return EventKind.OVERRIDE, {"device": value[0], "channel": value[1], "value": raw}
+    raise SessionError(f"unknown session command {verb!r}")
+
+
+def _print_status(control: Any, as_json: bool) -> None:
+    snap = control.snapshot()
+    st = snap.status
+    if st is None:
+        print("no session running")
+        return
+    if as_json:
+        from roomctl.preview import device_json
+
+        print(
+            json.dumps(
+                {
+                    "session": control.session.id if control.session else None,
+                    "phase": st.phase,
+                    "arc_clock": format_hmm(st.arc_clock_s),
+                    "held": st.held,
+                    "cue": st.cue,
+                    "emergency": st.emergency,
+                    "ended": st.ended,
+                    "devices": {k: device_json(v) for k, v in snap.devices.items()},
+                },
+                indent=2,
+            )
+        )
+        return
+    flags = [
+        f
+        for f, on in (
+            ("HELD", st.held and not st.emergency),
+            ("EMERGENCY", st.emergency),
+            (f"cue {st.cue}", st.cue is not None),
+            ("ended", st.ended),
+        )
+        if on
+    ]
+    print(
+        f"{st.arc} {format_hmm(st.arc_clock_s)}  phase {st.phase}"
+        + (f"  [{', '.join(flags)}]" if flags else "")
+    )
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    with store:
+        password = (args.password_stdin and sys.stdin.readline().rstrip("\n")) or getpass.getpass(
+            f"password for {args.username}: "
+        )
+        store.add_user(args.username, password, args.role, by=getpass.getuser())
+    print(f"user {args.username} added ({args.role})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from roomctl.sim.demo import run_demo
+
+    if not args.verbose:  # the demo prints the room itself; keep device chatter out of the way
+        logging.getLogger().setLevel(logging.WARNING)
+    _run_async(run_demo(arc=args.arc, speed=args.speed, minutes=args.minutes))
+    return 0
+
+
+def register(sub: SubParsers) -> None:
+    run = sub.add_parser("run", help="run the daemon", description="Run the room's daemon.")
+    run.add_argument("--config", metavar="FILE")
+    run.set_defaults(handler=cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the daemon on a built-in emulated room",
+        description="Run roomctl on a demo room of emulated devices "
+        "(no hardware needed) and follow an arc.",
+    )
+    demo.add_argument("--arc", default="psilocybin")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="how many times faster than real time the session runs (default 60)",
+    )
+    demo.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after this many real minutes (default: the whole arc)",
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+    apply = sub.add_parser(
+        "apply",
+        help="apply one scene now and report per device",
+        description="Apply one scene once and wait for every device.",
+    )
+    apply.add_argument("scene", metavar="SCENE")
+    apply.add_argument("--config", metavar="FILE")
+    apply.add_argument("--transition", type=float, metavar="S", help="fade in seconds")
+    apply.add_argument("--timeout", type=float, default=15.0, metavar="S")
+    apply.set_defaults(handler=cmd_apply)
+
+    sess = sub.add_parser(
+        "session",
+        help="start, steer or show the room's session",
+        description="Session commands: start ARC, status, hold, resume, extend MIN, advance, "
+        "step-back, jump PHASE, dose, cue NAME, cue-off, set DEVICE CHANNEL VALUE, "
+        "emergency, clear-emergency, note TEXT, end.",
+    )
+    sess.add_argument(
+        "verb", choices=["start", "status", "extend", "jump", "cue", "note", "set", *SESSION_VERBS]
+    )
+    sess.add_argument("value", nargs="*")
+    sess.add_argument("--config", metavar="FILE")
+    sess.add_argument("--client", metavar="ID", help="client id (start)")
+    sess.add_argument("--by", metavar="NAME", help="who gives the command (default: login)")
+    sess.add_argument("--json", action="store_true")
+    sess.set_defaults(handler=cmd_session)
+
+    user = sub.add_parser("user", help="manage logins", description="Manage logins.")
+    usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    add = usub.add_parser("add", help="add a login")
+    add.add_argument("username")
+    add.add_argument("--role", choices=ROLES, default="facilitator")
+    add.add_argument("--password-stdin", action="store_true")
+    add.add_argument("--config", metavar="FILE")
+    add.set_defaults(handler=cmd_user_add)

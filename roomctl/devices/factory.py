@@ -1,0 +1,73 @@
+"""Build one driver per configured device.  The only place that knows every driver class."""
+
+from __future__ import annotations
+
+from roomctl.clock import Clock
+from roomctl.config import (
+    DeviceConfig,
+    KasaDeviceConfig,
+    RelayConfig,
+    RelayThermostatConfig,
+    RoomConfig,
+    SonosDeviceConfig,
+    Z2MLightConfig,
+    Z2MThermostatConfig,
+)
+from roomctl.devices.base import Device, Switch
+from roomctl.devices.kasa import KasaLight, KasaSwitch
+from roomctl.devices.relay import RelayThermostat, ShellyRelay, TasmotaRelay
+from roomctl.devices.sonos import SonosPlayer
+from roomctl.devices.z2m import Z2MLight, Z2MThermostat
+from roomctl.errors import ConfigError, Problem
+from roomctl.mqtt.bus import MqttBus
+
+__all__ = ["build_devices"]
+
+
+def build_devices(room: RoomConfig, bus: MqttBus | None, clock: Clock) -> dict[str, Device]:
+    return {dev.id: build_device(dev, bus, clock) for dev in room.devices}
+
+
+def _need_bus(dev: DeviceConfig, bus: MqttBus | None) -> MqttBus:
+    if bus is None:
+        raise ConfigError(
+            [
+                Problem(
+                    "config",
+                    None,
+                    f"devices.{dev.id}",
+                    "this device talks MQTT: add an mqtt section to the config",
+                )
+            ]
+        )
+    return bus
+
+
+def build_device(dev: DeviceConfig, bus: MqttBus | None, clock: Clock) -> Device:
+    if isinstance(dev, KasaDeviceConfig):
+        return KasaSwitch(dev) if dev.model == "plug" else KasaLight(dev)
+    if isinstance(dev, SonosDeviceConfig):
+        return SonosPlayer(dev)
+    if isinstance(dev, Z2MLightConfig):
+        return Z2MLight(dev, _need_bus(dev, bus))
+    if isinstance(dev, Z2MThermostatConfig):
+        return Z2MThermostat(dev, _need_bus(dev, bus))
+    if isinstance(dev, RelayThermostatConfig):
+        mqtt = _need_bus(dev, bus)
+        return RelayThermostat(dev, mqtt, _heater(dev, dev.heater, mqtt), clock)
+    raise ConfigError([Problem("config", None, "devices", f"unknown driver for {dev!r}")])
+
+
+def _heater(dev: RelayThermostatConfig, relay: RelayConfig, bus: MqttBus) -> Switch:
+    heater_id = f"{dev.id}-heater"
+    if relay.type == "kasa":
+        assert relay.host is not None  # checked by RelayConfig
+        return KasaSwitch(
+            KasaDeviceConfig(
+                id=heater_id, driver="kasa", host=relay.host, zone=dev.zone, model="plug"
+            )
+        )
+    assert relay.topic is not None
+    if relay.type == "tasmota":
+        return TasmotaRelay(heater_id, relay.topic, bus)
+    return ShellyRelay(heater_id, relay.topic, bus)

@@ -1,0 +1,334 @@
+"""The engine (reconciler): drives every device toward the desired state.
+
+One worker task per device, all in one TaskGroup, so a slow or dead device never delays another.
+Per device the newest target wins: a worker always computes its command from the desired state
+*now*, so no backlog of stale commands builds up.  Each light command looks ahead along the fade
+and carries a native transition covering the time until the next command, so a 30-minute fade is
+smooth with few commands.  Failures are retried with capped, jittered backoff; before re-sending
+after a failure the worker reads the device back, so a change that already landed is not sent
+again.  A periodic read-back notices changes made at a wall switch or in the Sonos app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from roomctl.clock import Clock
+from roomctl.devices.base import Device, Light
+from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
+from roomctl.state import DeviceState, LightState, PlayerState
+from roomctl.steps import apply_state, read_state, step_size
+
+__all__ = ["DeviceHealth", "Engine", "EngineSettings"]
+
+log = logging.getLogger("roomctl.engine")
+
+Desired = Callable[[float], Mapping[str, DeviceState]]
+ExternalChange = Callable[[str, DeviceState, DeviceState], None]
+LOOKAHEAD_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    min_interval_s: float = 0.5  # never more than 2 commands a second per device
+    idle_check_s: float = 5.0  # how often a device at rest is looked at again
+    readback_s: float = 30.0  # 0 disables read-back
+    adopt_manual_changes: bool = True
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    max_volume_rise_per_10s: float = 6.0
+    transition_scale: float = 1.0  # real seconds per clock second (the demo runs faster)
+
+
+@dataclass
+class DeviceHealth:
+    device_id: str
+    connected: bool = False
+    available: bool = False
+    last_ok_at: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    commands: int = 0
+    landed: DeviceState | None = None
+
+
+@dataclass
+class _Link:
+    device: Device
+    health: DeviceHealth
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    landed_at: float = 0.0
+    settles_at: float = 0.0  # when the last native transition ends
+    last_read_at: float = 0.0
+    rejected: DeviceState | None = None  # the last command the device refused; not re-sent
+    volumes: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
+
+
+class Engine:
+    """Runs until cancelled.  `wake()` after the desired state changed (an event arrived)."""
+
+    def __init__(
+        self,
+        devices: Mapping[str, Device],
+        desired: Desired,
+        clock: Clock,
+        settings: EngineSettings | None = None,
+        on_external_change: ExternalChange | None = None,
+    ) -> None:
+        self.clock = clock
+        self.settings = settings or EngineSettings()
+        self._desired = desired
+        self._cache: dict[float, Mapping[str, DeviceState]] = {}
+        self._links = {dev_id: _Link(dev, DeviceHealth(dev_id)) for dev_id, dev in devices.items()}
+        self._on_external = on_external_change
+        self._rng = random.Random()
+
+    # ---------------------------------------------------------------- public
+
+    def health(self) -> dict[str, DeviceHealth]:
+        return {dev_id: link.health for dev_id, link in self._links.items()}
+
+    def set_desired(self, desired: Desired) -> None:
+        self._desired = desired
+        self.wake()
+
+    def wake(self) -> None:
+        """The desired state changed: every worker re-plans now."""
+        self._cache.clear()
+        for link in self._links.values():
+            link.wake.set()
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for dev_id, link in self._links.items():
+                    tg.create_task(self._worker(link), name=f"device:{dev_id}")
+        finally:
+            await asyncio.gather(*(self._close(link) for link in self._links.values()))
+
+    # ------------------------------------------------------------- planning
+
+    def desired_at(self, t: float) -> Mapping[str, DeviceState]:
+        key = round(t, 3)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            found = self._cache[key] = self._desired(t)
+        return found
+
+    def plan(self, dev_id: str, now: float) -> tuple[DeviceState | None, float, float]:
+        """(command, transition_s, next look) for one device at `now`."""
+        link = self._links[dev_id]
+        current = self.desired_at(now).get(dev_id)
+        if current is None:
+            return None, 0.0, now + self.settings.idle_check_s
+        native = isinstance(link.device, Light) and link.device.native_transitions
+        landed = link.health.landed
+        if not native:
+            moving = step_size(current, self.desired_at(now + 1.0).get(dev_id, current)) > 0
+            next_at = now + (1.0 if moving else self.settings.idle_check_s)
+            return self._limit_volume(link, current, now), 0.0, next_at
+        # A light: look ahead along the fade for the furthest point within one visible step.
+        if step_size(landed, current) > 2.0 and not self._fading_from(landed, dev_id, now):
+            return current, 0.0, now + 1.0  # a jump (emergency, first command): no native fade
+        chosen, horizon = current, 0.0
+        for h in LOOKAHEAD_S:
+            ahead = self.desired_at(now + h).get(dev_id)
+            if ahead is None or step_size(current, ahead) > 1.0:
+                if horizon == 0.0 and ahead is not None:
+                    chosen, horizon = ahead, h  # fast fade: at least one second ahead
+                break
+            chosen, horizon = ahead, h
+        if step_size(current, chosen) == 0.0:
+            return current, 0.0, now + self.settings.idle_check_s
+        return chosen, horizon, now + horizon
+
+    def _fading_from(self, landed: DeviceState | None, dev_id: str, now: float) -> bool:
+        """True when the device was on the desired curve a moment ago (so a gap is a fade)."""
+        before = self.desired_at(now - 1.0).get(dev_id)
+        return landed is not None and before is not None and step_size(landed, before) <= 2.0
+
+    def _limit_volume(self, link: _Link, state: DeviceState, now: float) -> DeviceState:
+        """Last line of defence: volume never rises faster than the safety limit."""
+        if not isinstance(state, PlayerState) or state.volume is None:
+            return state
+        recent = [v for t, v in link.volumes if t >= now - 10.0]
+        landed = link.health.landed
+        if isinstance(landed, PlayerState) and landed.volume is not None:
+            recent.append(landed.volume)
+        if not recent:
+            return state
+        cap = int(min(recent) + self.settings.max_volume_rise_per_10s)
+        return state if state.volume <= cap else PlayerState(state.source, cap)
+
+    # --------------------------------------------------------------- workers
+
+    async def _worker(self, link: _Link) -> None:
+        dev_id = link.device.device_id
+        backoff = self.settings.backoff_initial_s
+        while True:
+            if not link.health.connected:
+                if not await self._connect(link):
+                    await self._pause(link, self._jitter(backoff))
+                    backoff = min(backoff * 2, self.settings.backoff_max_s)
+                    continue
+                backoff = self.settings.backoff_initial_s
+            now = self.clock.now()
+            command, transition, next_at = self.plan(dev_id, now)
+            ok = True
+            if (
+                command is not None
+                and command != link.rejected
+                and step_size(link.health.landed, command) > 0
+            ):
+                ok = await self._send(link, command, transition, now)
+            elif self._readback_due(link, now):
+                await self._readback(link, now)
+            if not ok:
+                await self._pause(link, self._jitter(backoff))
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                continue
+            backoff = self.settings.backoff_initial_s
+            wait = max(next_at - self.clock.now(), self.settings.min_interval_s)
+            await self._pause(link, wait)
+
+    async def _pause(self, link: _Link, seconds: float) -> None:
+        """Sleep on the clock until `seconds` pass or the desired state changes."""
+        link.wake.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(link.wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
+        if waker.done() and not waker.cancelled():
+            await self.clock.sleep(0)  # let the event settle; rate limit applies via plan
+            since = self.clock.now() - link.landed_at
+            if since < self.settings.min_interval_s:
+                await self.clock.sleep(self.settings.min_interval_s - since)
+
+    def _jitter(self, seconds: float) -> float:
+        return seconds * (0.75 + 0.5 * self._rng.random())
+
+    async def _connect(self, link: _Link) -> bool:
+        try:
+            await link.device.start()
+        except DeviceError as exc:
+            self._failed(link, exc)
+            return False
+        link.health.connected = True
+        log.info("%s: connected (%s)", link.device.device_id, link.device.describe())
+        return True
+
+    async def _send(self, link: _Link, state: DeviceState, transition: float, now: float) -> bool:
+        health = link.health
+        if health.failures and await self._already_there(link, state):
+            return True
+        try:
+            await apply_state(
+                link.device, state, transition * self.settings.transition_scale, health.landed
+            )
+        except DeviceRejected as exc:
+            self._failed(link, exc)
+            link.rejected = state  # not re-sent; the next different target is tried
+            return True
+        except DeviceUnreachable as exc:
+            self._failed(link, exc)
+            return False
+        self._landed(link, state, now)
+        link.settles_at = now + transition
+        return True
+
+    async def _already_there(self, link: _Link, state: DeviceState) -> bool:
+        """After a failure: did the last change land anyway?  Then it is not sent again."""
+        try:
+            shown = await read_state(link.device)
+        except DeviceError:
+            return False
+        if (
+            shown is not None
+            and not isinstance(state, PlayerState)
+            and step_size(shown, state) <= 1
+        ):
+            self._landed(link, state, self.clock.now())
+            return True
+        return False
+
+    def _landed(self, link: _Link, state: DeviceState, now: float) -> None:
+        health = link.health
+        if not health.available:
+            log.info("%s: available", link.device.device_id)
+        health.available, health.failures, health.last_error = True, 0, None
+        health.last_ok_at, health.landed, link.landed_at = now, state, now
+        link.rejected = None
+        health.commands += 1
+        if isinstance(state, PlayerState) and state.volume is not None:
+            link.volumes.append((now, state.volume))
+
+    def _failed(self, link: _Link, exc: DeviceError) -> None:
+        health = link.health
+        health.failures += 1
+        health.last_error = exc.reason
+        if isinstance(exc, DeviceUnreachable):
+            if health.available or health.failures == 1:
+                log.warning("%s: unavailable: %s", link.device.device_id, exc.reason)
+            health.available = False
+        else:
+            log.warning("%s: refused: %s", link.device.device_id, exc)
+
+    def _readback_due(self, link: _Link, now: float) -> bool:
+        s = self.settings
+        return (
+            s.readback_s > 0
+            and link.health.landed is not None
+            and now >= link.settles_at + 2.0
+            and now - link.last_read_at >= s.readback_s
+        )
+
+    async def _readback(self, link: _Link, now: float) -> None:
+        link.last_read_at = now
+        try:
+            shown = await read_state(link.device)
+        except DeviceUnreachable as exc:
+            self._failed(link, exc)
+            return
+        except DeviceError:
+            return
+        landed = link.health.landed
+        if shown is None or landed is None or not _differs(landed, shown):
+            return
+        log.info("%s: changed outside roomctl (%s → %s)", link.device.device_id, landed, shown)
+        link.health.landed = shown
+        if self.settings.adopt_manual_changes and self._on_external is not None:
+            try:
+                self._on_external(link.device.device_id, landed, shown)
+            except Exception:  # a listener that raises is logged and skipped
+                log.exception("%s: manual-change listener failed", link.device.device_id)
+
+    async def _close(self, link: _Link) -> None:
+        with contextlib.suppress(Exception):
+            await link.device.close()
+
+
+def _differs(landed: DeviceState, shown: DeviceState) -> bool:
+    if isinstance(landed, PlayerState) and isinstance(shown, PlayerState):
+        return (
+            landed.volume is not None
+            and shown.volume is not None
+            and (abs(landed.volume - shown.volume) >= 2)
+        )
+    if isinstance(landed, LightState) and isinstance(shown, LightState):
+        if landed.on != shown.on:
+            return True
+        return abs((landed.brightness_pct or 0.0) - (shown.brightness_pct or 0.0)) >= 3.0
+    return step_size(landed, shown) >= 1.0

@@ -1,0 +1,226 @@
+"""Session control: the one place commands become session events.
+
+Every command (from the web tablet, MQTT, the CLI or a wall switch noticed by read-back) is
+checked against the session's state, appended to the store — durable before this returns — and
+the timeline is rebuilt from the log.  Other processes (the CLI) append to the same database; the
+daemon picks their events up with `refresh()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from roomctl.clock import Clock
+from roomctl.errors import SessionError
+from roomctl.events import Event, EventKind, validate_payload
+from roomctl.library import Library
+from roomctl.prefs import NO_PREFERENCES, Preferences
+from roomctl.session_values import override_values
+from roomctl.state import DeviceState, LightState, PlayerState
+from roomctl.store import SessionRow, Store
+from roomctl.timeline import Snapshot, Timeline
+
+__all__ = ["SessionControl"]
+
+log = logging.getLogger("roomctl.session")
+
+
+class SessionControl:
+    def __init__(self, lib: Library, store: Store, clock: Clock) -> None:
+        self.lib = lib
+        self.store = store
+        self.clock = clock
+        self.session: SessionRow | None = None
+        self.events: list[Event] = []
+        self.prefs: Preferences = NO_PREFERENCES
+        self.timeline: Timeline | None = None
+
+    @property
+    def room_id(self) -> str:
+        return self.lib.room.room.id
+
+    # ------------------------------------------------------------ reading
+
+    def refresh(self) -> bool:
+        """Pick up sessions and events written by any process.  True when something changed."""
+        row = self.store.active_session(self.room_id)
+        if row is None:
+            if self.session is not None and self.timeline is not None:
+                # the session ended (possibly from another process): keep showing its end
+                self.session = self.store.get_session(self.session.id)
+                new = self.store.events(self.session.id, self._last_seq()) if self.session else []
+                self.events += new
+                self._rebuild()
+                self.session = None
+                return bool(new)
+            return False
+        if self.session is None or row.id != self.session.id:
+            self.session = row
+            self.events = self.store.events(row.id)
+            self.prefs = self._load_prefs(row)
+            self._rebuild()
+            log.info("session %s: following (arc %s)", row.id, row.arc)
+            return True
+        new = self.store.events(row.id, self._last_seq())
+        if new:
+            self.events += new
+            self._rebuild()
+        return bool(new)
+
+    def snapshot(self, t: float | None = None) -> Snapshot:
+        now = self.clock.now() if t is None else t
+        if self.timeline is None:
+            return Snapshot(t=now, devices={}, status=None)
+        return self.timeline.at(now)
+
+    def desired(self, t: float) -> Mapping[str, DeviceState]:
+        if self.timeline is None:
+            return {}
+        snap = self.timeline.at(t)
+        if snap.status is not None and snap.status.ended:
+            return {}  # after the end roomctl leaves the room as it is
+        return snap.devices
+
+    # ----------------------------------------------------------- commands
+
+    def start(
+        self,
+        arc: str,
+        *,
+        by: str,
+        client_id: str | None = None,
+        prefs_version: int | None = None,
+        t0: float | None = None,
+        room: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> SessionRow:
+        self.refresh()
+        if self.session is not None:
+            raise SessionError(
+                f"a session is already running in {self.room_id} ({self.session.id}); end it first"
+            )
+        self.lib.arc(arc)
+        if client_id is not None and prefs_version is None:
+            found = self.store.preferences(client_id)
+            prefs_version = found[0] if found else None
+        session_id = self.store.create_session(
+            self.room_id, arc, client_id=client_id, prefs_version=prefs_version, by=by
+        )
+        data: dict[str, Any] = {"arc": arc}
+        if t0 is not None:
+            data["t0"] = t0
+        if room:
+            data["room"] = {k: dict(v) for k, v in room.items()}
+        self.store.append(session_id, EventKind.START, data, by=by, at=self.clock.now())
+        self.refresh()
+        assert self.session is not None
+        return self.session
+
+    def command(self, kind: EventKind, data: Mapping[str, Any] | None = None, *, by: str) -> Event:
+        """Check a command against the session, store it (durably) and apply it."""
+        self.refresh()
+        payload = dict(data or {})
+        if self.session is None:
+            raise SessionError("no session is running; start one first")
+        if kind is EventKind.START:
+            raise SessionError("use start() to begin a session")
+        validate_payload(kind, payload)
+        self._check(kind, payload)
+        event = self.store.append(self.session.id, kind, payload, by=by, at=self.clock.now())
+        self.refresh()
+        return event
+
+    def adopt_manual_change(self, device_id: str, before: DeviceState, shown: DeviceState) -> None:
+        """A change made at the device (wall switch, Sonos app) becomes a manual override."""
+        del before
+        if self.session is None:
+            return
+        changes: list[tuple[str, Any]] = []
+        if isinstance(shown, LightState):
+            changes.append(("on", shown.on))
+            if shown.on and shown.brightness_pct is not None:
+                changes.append(("brightness_pct", shown.brightness_pct))
+        elif isinstance(shown, PlayerState) and shown.volume is not None:
+            changes.append(("volume", shown.volume))
+        for channel, value in changes:
+            try:
+                self.command(
+                    EventKind.OVERRIDE,
+                    {"device": device_id, "channel": channel, "value": value},
+                    by="device",
+                )
+            except SessionError as exc:
+                log.warning("%s: manual change not recorded: %s", device_id, exc)
+
+    # ------------------------------------------------------------ helpers
+
+    def _check(self, kind: EventKind, data: dict[str, Any]) -> None:  # noqa: PLR0912
+        snap = self.snapshot()
+        st = snap.status
+        if st is None:
+            raise SessionError("the session has not started yet")
+        if st.ended:
+            raise SessionError("the session has ended")
+        arc = self.lib.arc(st.arc)
+        names = [p.name for p in arc.phases]
+        if kind is EventKind.ADVANCE and st.phase_index >= len(names) - 1:
+            raise SessionError(f"{st.phase!r} is the last phase; end the session instead")
+        if kind is EventKind.STEP_BACK and st.phase_index == 0:
+            raise SessionError(f"{st.phase!r} is the first phase")
+        if kind is EventKind.JUMP and data["phase"] not in names:
+            raise SessionError(
+                f"no phase {data['phase']!r} in {arc.name}; phases: {', '.join(names)}"
+            )
+        if kind is EventKind.HOLD and st.held and not st.emergency:
+            raise SessionError("the arc is already held")
+        if kind is EventKind.RESUME and not st.held:
+            raise SessionError("the arc is not held")
+        if kind is EventKind.CUE_ON and data["cue"] not in self.lib.scenes:
+            raise SessionError(f"no cue scene {data['cue']!r}; cues: {', '.join(self.lib.cues)}")
+        if kind is EventKind.CUE_OFF and st.cue is None:
+            raise SessionError("no cue is on")
+        if kind is EventKind.EMERGENCY_CLEAR and not st.emergency:
+            raise SessionError("there is no emergency to clear")
+        if kind is EventKind.DOSE and st.dosed:
+            raise SessionError("the dose is already recorded")
+        if kind is EventKind.OVERRIDE:
+            try:
+                dev = self.lib.room.device(data["device"])
+            except KeyError:
+                ids = ", ".join(d.id for d in self.lib.room.devices)
+                raise SessionError(f"no device {data['device']!r}; devices: {ids}") from None
+            override_values(dev, data["channel"], data["value"], {})
+
+    def _last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    def _load_prefs(self, row: SessionRow) -> Preferences:
+        if row.client_id is None:
+            return NO_PREFERENCES
+        found = self.store.preferences(row.client_id, row.prefs_version)
+        if found is None:
+            return NO_PREFERENCES
+        try:
+            return Preferences.model_validate(found[1])
+        except ValidationError as exc:
+            log.error(
+                "session %s: stored preferences do not validate (%s); using none",
+                row.id,
+                exc.error_count(),
+            )
+            return NO_PREFERENCES
+
+    def _rebuild(self) -> None:
+        if self.session is None:
+            return
+        arc = self.lib.arcs.get(self.session.arc)
+        if arc is None:
+            log.error(
+                "session %s: arc %r is no longer in the library", self.session.id, self.session.arc
+            )
+            self.timeline = None
+            return
+        self.timeline = Timeline(self.lib.room, arc, self.lib.scenes, self.events, self.prefs)

@@ -1,0 +1,95 @@
+"""How far apart two device states are, in visible steps, and how a command is carried out on
+each capability.  Used by the engine to decide when a new command is worth sending."""
+
+from __future__ import annotations
+
+from roomctl.devices.base import Device, Light, Player, Switch, Thermostat
+from roomctl.errors import DeviceRejected
+from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
+
+__all__ = ["apply_state", "read_state", "step_size"]
+
+# One visible step: 1 % of brightness, 5 mireds, 2° of hue, 2 % saturation, 1 volume step, 0.1 °C.
+BRIGHTNESS_STEP = 1.0
+MIRED_STEP = 5.0
+HUE_STEP = 2.0
+SAT_STEP = 2.0
+
+
+def step_size(a: DeviceState | None, b: DeviceState) -> float:
+    """Distance from a to b in visible steps (≥ 1000 for a change of kind, on/off or source)."""
+    if a is None or type(a) is not type(b):
+        return 1000.0
+    if isinstance(a, LightState) and isinstance(b, LightState):
+        return _light_steps(a, b)
+    if isinstance(a, SwitchState) and isinstance(b, SwitchState):
+        return 0.0 if a.on == b.on else 1000.0
+    if isinstance(a, PlayerState) and isinstance(b, PlayerState):
+        if b.source is not None and a.source != b.source:
+            return 1000.0
+        if b.volume is None or a.volume is None:
+            return 0.0 if b.volume is None else 1000.0
+        return float(abs(a.volume - b.volume))
+    if isinstance(a, ThermostatState) and isinstance(b, ThermostatState):
+        return abs(a.setpoint_c - b.setpoint_c) / 0.1
+    return 1000.0
+
+
+def _light_steps(a: LightState, b: LightState) -> float:
+    if a.on != b.on:
+        return 1000.0
+    if not b.on:
+        return 0.0
+    steps = abs((a.brightness_pct or 0.0) - (b.brightness_pct or 0.0)) / BRIGHTNESS_STEP
+    if a.color_temp_k is not None and b.color_temp_k is not None:
+        steps = max(steps, abs(1e6 / a.color_temp_k - 1e6 / b.color_temp_k) / MIRED_STEP)
+    elif (a.color_temp_k is None) != (b.color_temp_k is None):
+        steps = max(steps, 10.0)
+    if a.hue is not None and b.hue is not None:
+        dh = abs((a.hue - b.hue + 180.0) % 360.0 - 180.0)
+        steps = max(steps, dh / HUE_STEP, abs((a.saturation or 0) - (b.saturation or 0)) / SAT_STEP)
+    return steps
+
+
+async def apply_state(
+    device: Device, state: DeviceState, transition_s: float, landed: DeviceState | None
+) -> None:
+    """Carry out `state` on `device`; `landed` is what the device last acknowledged."""
+    if isinstance(device, Light) and isinstance(state, LightState):
+        await device.set_light(state, transition_s)
+    elif isinstance(device, Switch) and isinstance(state, SwitchState | LightState):
+        await device.set_on(state.on)
+    elif isinstance(device, Player) and isinstance(state, PlayerState):
+        before = landed if isinstance(landed, PlayerState) else None
+        if state.source is not None and (before is None or before.source != state.source):
+            if state.source.is_silence:
+                await device.pause()
+            else:
+                if state.volume is not None:
+                    await device.set_volume(state.volume)
+                await device.play(state.source)
+        if state.volume is not None and (before is None or before.volume != state.volume):
+            await device.set_volume(state.volume)
+    elif isinstance(device, Thermostat) and isinstance(state, ThermostatState):
+        await device.set_setpoint(state.setpoint_c)
+    else:
+        raise DeviceRejected(
+            device.device_id, "apply", f"a {device.kind.value} cannot show {state}"
+        )
+
+
+async def read_state(device: Device) -> DeviceState | None:
+    """What the device shows now, as a DeviceState (None for players' source: not readable)."""
+    if isinstance(device, Light):
+        return await device.read_light()
+    if isinstance(device, Switch):
+        return SwitchState(on=await device.read_on())
+    if isinstance(device, Player):
+        reading = await device.read_player()
+        return PlayerState(source=None, volume=reading.volume)
+    if isinstance(device, Thermostat):
+        reading2 = await device.read_thermostat()
+        if reading2.setpoint_c is None:
+            return None
+        return ThermostatState(setpoint_c=reading2.setpoint_c)
+    return None

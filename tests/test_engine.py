@@ -1,0 +1,187 @@
+"""The engine against small in-memory devices on a virtual clock: fan-out, newest target wins,
+look-ahead with native transitions, retries that never re-send a landed change, read-back."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+
+import pytest
+
+from roomctl.clock import VirtualClock
+from roomctl.devices.base import Device
+from roomctl.engine import Engine, EngineSettings
+from roomctl.scene import Source
+from roomctl.state import DeviceState, LightState, PlayerState
+from tests.doubles import MemoryLight, MemoryPlayer
+
+T0 = 1_800_000_000.0
+
+
+def fade(t0: float, seconds: float, a: float, b: float) -> object:
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        p = min(1.0, max(0.0, (t - t0) / seconds))
+        return {
+            "lamp": LightState(on=True, brightness_pct=round(a + (b - a) * p, 1), color_temp_k=2700)
+        }
+
+    return desired
+
+
+async def run_for(clock: VirtualClock, engine: Engine, seconds: float, step: float = 0.5) -> None:
+    task = asyncio.create_task(engine.run())
+    try:
+        elapsed = 0.0
+        while elapsed < seconds:
+            await clock.advance(step)
+            elapsed += step
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_long_fade_uses_few_commands_with_native_transitions() -> None:
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    engine = Engine({"lamp": lamp}, fade(T0, 1800, 60, 10), clock)  # type: ignore[arg-type]
+    await run_for(clock, engine, 1900)
+    cmds = lamp.commands
+    assert cmds[-1][1].brightness_pct == 10
+    per_minute = len(cmds) / (1900 / 60)
+    assert per_minute <= 60
+    steps = [
+        abs((a[1].brightness_pct or 0) - (b[1].brightness_pct or 0))
+        for a, b in itertools.pairwise(cmds[1:])
+    ]
+    assert max(steps) <= 1.05  # never more than one visible step per command
+    # each command's native transition covers the time to the next command
+    for (t1, _, trans), (t2, _, _) in itertools.pairwise(cmds[1:]):
+        assert trans == pytest.approx(t2 - t1, abs=1.0)
+
+
+async def test_slow_device_never_delays_another() -> None:
+    clock = VirtualClock(T0)
+    slow = MemoryLight("slow", clock, latency_s=0.3)  # real seconds: blocks its own worker
+    fast = MemoryLight("fast", clock)
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        s = LightState(on=True, brightness_pct=40.0, color_temp_k=2700)
+        return {"slow": s, "fast": s}
+
+    devices: dict[str, Device] = {"slow": slow, "fast": fast}
+    engine = Engine(devices, desired, clock)
+    task = asyncio.create_task(engine.run())
+    await asyncio.sleep(0.05)
+    assert fast.commands and not slow.commands
+    await asyncio.sleep(0.4)
+    assert slow.commands
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_newest_target_wins_after_outage_and_landed_change_not_resent() -> None:
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    target = {"b": 30.0}
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"lamp": LightState(on=True, brightness_pct=target["b"], color_temp_k=2700)}
+
+    engine = Engine(
+        {"lamp": lamp}, desired, clock, EngineSettings(backoff_initial_s=1, backoff_max_s=8)
+    )
+    task = asyncio.create_task(engine.run())
+    await clock.advance(2)
+    assert lamp.state.brightness_pct == 30
+    lamp.down = True
+    for b in (35.0, 40.0, 45.0, 50.0):  # targets change while the device is away
+        target["b"] = b
+        engine.wake()
+        await clock.advance(3)
+    assert engine.health()["lamp"].available is False
+    lamp.down = False
+    await clock.advance(20)
+    sent = [c[1].brightness_pct for c in lamp.commands]
+    assert sent[-1] == 50 and 35 not in sent and 40 not in sent  # no stale backlog
+    assert engine.health()["lamp"].available is True
+    # a command that lands but whose answer is lost is read back, not sent again
+    lamp.lose_answers = True
+    target["b"] = 20.0
+    engine.wake()
+    await clock.advance(1)
+    lamp.lose_answers = False
+    await clock.advance(10)
+    assert [c[1].brightness_pct for c in lamp.commands].count(20.0) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_volume_rise_is_limited_even_if_asked_to_jump() -> None:
+    clock = VirtualClock(T0)
+    spk = MemoryPlayer("spk", clock)
+    target = {"v": 10}
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"spk": PlayerState(source=Source(kind="favorite", name="Calm"), volume=target["v"])}
+
+    engine = Engine({"spk": spk}, desired, clock, EngineSettings(max_volume_rise_per_10s=6))
+    task = asyncio.create_task(engine.run())
+    await clock.advance(2)
+    target["v"] = 50
+    engine.wake()
+    for _ in range(120):
+        await clock.advance(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    vols = spk.volumes
+    assert vols[-1][1] == 50
+    for t, v in vols:
+        window = [v2 for t2, v2 in vols if t - 10 <= t2 <= t]
+        assert v - min(window) <= 6
+
+
+async def test_readback_reports_a_change_made_at_the_device() -> None:
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    seen: list[tuple[str, DeviceState]] = []
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"lamp": LightState(on=True, brightness_pct=30.0, color_temp_k=2700)}
+
+    engine = Engine(
+        {"lamp": lamp},
+        desired,
+        clock,
+        EngineSettings(readback_s=10),
+        on_external_change=lambda d, before, shown: seen.append((d, shown)),
+    )
+    task = asyncio.create_task(engine.run())
+    await clock.advance(5)
+    lamp.state = LightState(on=True, brightness_pct=80.0, color_temp_k=2700)  # wall dimmer
+    for _ in range(40):
+        await clock.advance(1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen and seen[0][0] == "lamp"
+    shown = seen[0][1]
+    assert isinstance(shown, LightState) and shown.brightness_pct == 80
+
+
+async def test_rejected_command_is_not_retried_forever() -> None:
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    lamp.reject = True
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"lamp": LightState(on=True, brightness_pct=30.0, color_temp_k=2700)}
+
+    engine = Engine({"lamp": lamp}, desired, clock)
+    await run_for(clock, engine, 30)
+    health = engine.health()["lamp"]
+    assert health.failures == 1 and "error code" in (health.last_error or "")
