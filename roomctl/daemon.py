@@ -78,6 +78,7 @@ class Daemon:
                 self.clock,
                 self.settings,
                 on_external_change=self.session.adopt_manual_change,
+                urgent=self.session.urgent,
             )
             log.info(
                 "room %s: %d devices, %s",

@@ -44,6 +44,9 @@ class EngineSettings:
     backoff_max_s: float = 60.0
     max_volume_rise_per_10s: float = 6.0
     transition_scale: float = 1.0  # real seconds per clock second (the demo runs faster)
+    # A light far from where it should be (first contact, back from an outage) gets there over
+    # this many seconds; only an emergency (the `urgent` callback) goes there at once.
+    catch_up_s: float = 10.0
 
 
 @dataclass
@@ -80,8 +83,10 @@ class Engine:
         clock: Clock,
         settings: EngineSettings | None = None,
         on_external_change: ExternalChange | None = None,
+        urgent: Callable[[float], bool] | None = None,
     ) -> None:
         self.clock = clock
+        self._urgent = urgent
         self.settings = settings or EngineSettings()
         self._desired = desired
         self._cache: dict[float, Mapping[str, DeviceState]] = {}
@@ -137,7 +142,11 @@ class Engine:
             return self._limit_volume(link, current, now), 0.0, next_at
         # A light: look ahead along the fade for the furthest point within one visible step.
         if step_size(landed, current) > 2.0 and not self._fading_from(landed, dev_id, now):
-            return current, 0.0, now + 1.0  # a jump (emergency, first command): no native fade
+            # Off the curve: an emergency goes at once; anything else catches up calmly.
+            if self._urgent is not None and self._urgent(now):
+                return current, 0.0, now + 1.0
+            catch_up = self.settings.catch_up_s
+            return current, catch_up, now + max(1.0, catch_up)
         chosen, horizon = current, 0.0
         for h in LOOKAHEAD_S:
             ahead = self.desired_at(now + h).get(dev_id)

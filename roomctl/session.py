@@ -85,6 +85,13 @@ class SessionControl:
             return {}  # after the end roomctl leaves the room as it is
         return snap.devices
 
+    def urgent(self, t: float) -> bool:
+        """True while an emergency is on: changes go to the devices at once, unfaded."""
+        if self.timeline is None:
+            return False
+        status = self.timeline.at(t).status
+        return status is not None and status.emergency and not status.ended
+
     # ----------------------------------------------------------- commands
 
     def start(

@@ -185,3 +185,30 @@ async def test_rejected_command_is_not_retried_forever() -> None:
     await run_for(clock, engine, 30)
     health = engine.health()["lamp"]
     assert health.failures == 1 and "error code" in (health.last_error or "")
+
+
+@pytest.mark.parametrize(("urgent", "expected_transition"), [(False, 10.0), (True, 0.0)])
+async def test_off_the_curve_catches_up_calmly_unless_urgent(
+    urgent: bool, expected_transition: float
+) -> None:
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    target = {"b": 10.0}
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"lamp": LightState(on=True, brightness_pct=target["b"], color_temp_k=2700)}
+
+    engine = Engine(
+        {"lamp": lamp}, desired, clock, EngineSettings(catch_up_s=10), urgent=lambda t: urgent
+    )
+    task = asyncio.create_task(engine.run())
+    await clock.advance(15)
+    target["b"] = 100.0  # a jump: only an emergency may show it at once
+    engine.wake()
+    await clock.advance(1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _, state, transition = lamp.commands[-1]
+    assert state.brightness_pct == 100
+    assert transition == expected_transition
