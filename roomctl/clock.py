@@ -66,7 +66,7 @@ class VirtualClock:
             if not fut.done():
                 fut.cancel()
 
-    async def advance(self, seconds: float, *, settle: int = 5) -> None:
+    async def advance(self, seconds: float, *, settle: int = 20) -> None:
         """Move time forward by `seconds`, waking every sleeper whose deadline passes."""
         target = self._now + seconds
         while self._sleepers and self._sleepers[0][0] <= target:
