@@ -205,6 +205,22 @@ class DemoRoom:
         path.write_text(yaml.safe_dump(self.config(), sort_keys=False), encoding="utf-8")
         return path
 
+    def initial_state(self) -> dict[str, dict[str, Any]]:
+        """The lights as they are before the session, so the first scene fades in from them."""
+        out: dict[str, dict[str, Any]] = {}
+        for dev_id in ("lamp", "reading", "strip"):
+            s = self.kasa[dev_id].state
+            entry: dict[str, Any] = {"on": bool(s["on"]), "brightness_pct": s["brightness"]}
+            if dev_id == "strip":
+                entry |= {"hue": s["hue"], "saturation": s["saturation"]}
+            elif dev_id == "lamp":
+                entry["color_temp_k"] = s["color_temp"]
+            out[dev_id] = entry
+        if self.ceiling is not None:
+            level = self.ceiling.output()["level"] / 254 * 100
+            out["ceiling"] = {"on": level >= 0.5, "brightness_pct": level}
+        return out
+
     def shown(self) -> dict[str, str]:
         """What the emulated devices show right now, read from the emulators themselves."""
         out: dict[str, str] = {}
@@ -274,10 +290,7 @@ async def run_demo(
 
         async def follow(d: Daemon) -> None:
             assert d.session is not None
-            dark = {"on": False}
-            d.session.start(
-                arc, by="demo", room=dict.fromkeys(("lamp", "reading", "strip", "ceiling"), dark)
-            )
+            d.session.start(arc, by="demo", room=room.initial_state())
             if d.engine is not None:
                 d.engine.wake()
             print(
