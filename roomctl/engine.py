@@ -82,6 +82,7 @@ class Engine:
         desired: Desired,
         clock: Clock,
         settings: EngineSettings | None = None,
+        *,
         on_external_change: ExternalChange | None = None,
         urgent: Callable[[float], bool] | None = None,
     ) -> None:
