@@ -124,17 +124,19 @@ class _KasaLink:
     async def edge(self, operation: str, *, deadline_s: float | None = None) -> AsyncIterator[None]:
         """Bound the block by the deadline and translate whatever the library raises."""
         deadline_s = deadline_s or self.config.timeout_s
+        deadline = asyncio.timeout(deadline_s)
         try:
-            async with asyncio.timeout(deadline_s):
+            async with deadline:
                 yield
         except DeviceError:
             raise
-        except KasaException as exc:  # includes kasa's TimeoutError
+        except (KasaException, TimeoutError) as exc:  # kasa's TimeoutError is both
+            # Our own deadline, or python-kasa turning its cancellation into its own timeout.
+            if not isinstance(exc, KasaException) or deadline.expired():
+                reason = f"no answer from {self.config.host} within {deadline_s:g} s"
+                _LOGGER.debug("Kasa %s: %s: %s", self.device_id, operation, reason)
+                raise DeviceUnreachable(self.device_id, operation, reason) from exc
             raise self._translated(operation, exc) from exc
-        except TimeoutError as exc:  # our own deadline (before OSError: TimeoutError is one)
-            reason = f"no answer from {self.config.host} within {deadline_s:g} s"
-            _LOGGER.debug("Kasa %s: %s: %s", self.device_id, operation, reason)
-            raise DeviceUnreachable(self.device_id, operation, reason) from exc
         except (OSError, EOFError, LookupError, TypeError, ValueError) as exc:
             # Sockets, python-kasa's argument checks, and replies it could not parse.
             raise self._translated(operation, exc) from exc
