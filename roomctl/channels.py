@@ -12,6 +12,7 @@ from typing import Literal
 from roomctl.color import (
     HueRange,
     ct_to_hs,
+    hue_in_ranges,
     lerp,
     lerp_brightness,
     lerp_hue,
@@ -184,7 +185,10 @@ def clamp(key: ChannelKey, value: Value, limits: Limits) -> Value:
     if ch == "setpoint" and isinstance(value, float):
         return min(max(value, limits.setpoint_c[0]), limits.setpoint_c[1])
     if ch == "color" and isinstance(value, Color) and value.kelvin is None and limits.avoid:
-        return Color(hue=nearest_allowed_hue(value.hue, limits.avoid), saturation=value.saturation)
+        hue = nearest_allowed_hue(value.hue, limits.avoid)
+        if hue_in_ranges(hue, limits.avoid):  # every colour avoided: white light
+            return Color(hue=hue, saturation=0.0)
+        return Color(hue=hue, saturation=value.saturation)
     return value
 
 

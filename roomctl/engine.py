@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from roomctl.clock import Clock
 from roomctl.devices.base import Device, Light
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
 from roomctl.state import DeviceState, LightState, PlayerState
-from roomctl.steps import apply_state, read_state, step_size
+from roomctl.steps import apply_state, quantize, read_state, step_size
 
 __all__ = ["DeviceHealth", "Engine", "EngineSettings"]
 
@@ -70,7 +69,7 @@ class _Link:
     settles_at: float = 0.0  # when the last native transition ends
     last_read_at: float = 0.0
     rejected: DeviceState | None = None  # the last command the device refused; not re-sent
-    volumes: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
+    rise: tuple[float, int] | None = None  # (when, from which volume) the current rise began
 
 
 class Engine:
@@ -135,30 +134,56 @@ class Engine:
         current = self.desired_at(now).get(dev_id)
         if current is None:
             return None, 0.0, now + self.settings.idle_check_s
-        native = isinstance(link.device, Light) and link.device.native_transitions
+        device = link.device
+        current = quantize(device, current)
         landed = link.health.landed
-        if not native:
-            moving = step_size(current, self.desired_at(now + 1.0).get(dev_id, current)) > 0
-            next_at = now + (1.0 if moving else self.settings.idle_check_s)
-            return self._limit_volume(link, current, now), 0.0, next_at
-        # A light: look ahead along the fade for the furthest point within one visible step.
+        if not (isinstance(device, Light) and device.native_transitions):
+            command = self._limit_volume(link, current, now)
+            return command, 0.0, self._next_change(link, command, now)
+        # A light: look ahead along the fade for the furthest point within one visible step
+        # of what the light shows (an off light counts as 0 %).
         if step_size(landed, current) > 2.0 and not self._fading_from(landed, dev_id, now):
             # Off the curve: an emergency goes at once; anything else catches up calmly.
             if self._urgent is not None and self._urgent(now):
                 return current, 0.0, now + 1.0
             catch_up = self.settings.catch_up_s
             return current, catch_up, now + max(1.0, catch_up)
+        base = landed if landed is not None else current
         chosen, horizon = current, 0.0
         for h in LOOKAHEAD_S:
             ahead = self.desired_at(now + h).get(dev_id)
-            if ahead is None or step_size(current, ahead) > 1.0:
-                if horizon == 0.0 and ahead is not None:
-                    chosen, horizon = ahead, h  # fast fade: at least one second ahead
+            if ahead is None:
+                break
+            ahead = quantize(device, ahead)
+            if step_size(base, ahead) > 1.0:
+                if horizon == 0.0:
+                    chosen, horizon = ahead, h  # a fast fade: at least one second ahead
                 break
             chosen, horizon = ahead, h
-        if step_size(current, chosen) == 0.0:
-            return current, 0.0, now + self.settings.idle_check_s
+        if step_size(base, chosen) == 0.0:
+            return chosen, 0.0, now + max(1.0, min(horizon, self.settings.idle_check_s))
         return chosen, horizon, now + horizon
+
+    def _next_change(self, link: _Link, sent: DeviceState, now: float) -> float:
+        """When the desired state will be one step away from `sent` (devices that do not fade
+        by themselves are stepped by roomctl: one step per command, at most two a second)."""
+        dev_id = link.device.device_id
+        step = self.settings.min_interval_s
+        t = now + step
+        while t < now + self.settings.idle_check_s:
+            ahead = self.desired_at(t).get(dev_id)
+            if ahead is not None and step_size(sent, quantize(link.device, ahead)) >= 1.0:
+                break
+            t += step
+        if isinstance(sent, PlayerState) and link.rise is not None:
+            since, base = link.rise
+            steps = (sent.volume or base) - base + 1
+            t = min(t, max(now + step, since + steps * self._rise_interval))
+        return t
+
+    @property
+    def _rise_interval(self) -> float:
+        return 10.0 / self.settings.max_volume_rise_per_10s
 
     def _fading_from(self, landed: DeviceState | None, dev_id: str, now: float) -> bool:
         """True when the device was on the desired curve a moment ago (so a gap is a fade)."""
@@ -166,17 +191,24 @@ class Engine:
         return landed is not None and before is not None and step_size(landed, before) <= 2.0
 
     def _limit_volume(self, link: _Link, state: DeviceState, now: float) -> DeviceState:
-        """Last line of defence: volume never rises faster than the safety limit."""
-        if not isinstance(state, PlayerState) or state.volume is None:
-            return state
-        recent = [v for t, v in link.volumes if t >= now - 10.0]
+        """Last line of defence: volume never rises faster than the safety limit
+        (max_volume_rise_per_10s), whatever the desired state asks: a rise goes up one step
+        every 10 / limit seconds from where it began."""
         landed = link.health.landed
-        if isinstance(landed, PlayerState) and landed.volume is not None:
-            recent.append(landed.volume)
-        if not recent:
+        if (
+            not isinstance(state, PlayerState)
+            or state.volume is None
+            or not isinstance(landed, PlayerState)
+            or landed.volume is None
+            or state.volume <= landed.volume
+        ):
+            link.rise = None
             return state
-        cap = int(min(recent) + self.settings.max_volume_rise_per_10s)
-        return state if state.volume <= cap else PlayerState(state.source, cap)
+        if link.rise is None:
+            link.rise = (now, landed.volume)
+        since, base = link.rise
+        cap = base + int((now - since) / self._rise_interval + 1e-9)
+        return PlayerState(state.source, max(landed.volume, min(state.volume, cap)))
 
     # --------------------------------------------------------------- workers
 
@@ -238,6 +270,10 @@ class Engine:
             return False
         link.health.connected = True
         log.info("%s: connected (%s)", link.device.device_id, link.device.describe())
+        with contextlib.suppress(DeviceError):  # what it shows now: the first change fades from it
+            shown = await read_state(link.device)
+            if shown is not None and link.health.landed is None:
+                link.health.landed = quantize(link.device, shown)
         return True
 
     async def _send(self, link: _Link, state: DeviceState, transition: float, now: float) -> bool:
@@ -282,8 +318,6 @@ class Engine:
         health.last_ok_at, health.landed, link.landed_at = now, state, now
         link.rejected = None
         health.commands += 1
-        if isinstance(state, PlayerState) and state.volume is not None:
-            link.volumes.append((now, state.volume))
 
     def _failed(self, link: _Link, exc: DeviceError) -> None:
         health = link.health

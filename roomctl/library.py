@@ -102,7 +102,7 @@ def load_library(config_file: Path) -> Library:
         raise ConfigError([src])
     room = load_model(RoomConfig, src, _CONFIG_WORDS)
     if isinstance(room, list):
-        raise ConfigError(room)
+        raise ConfigError(room + _library_problems(src, config_file))
     lib = Library(room=room, config_file=str(config_file))
     problems += _check_room(room, src)
     folder = scenes_dir(room, config_file)
@@ -126,6 +126,22 @@ def load_library(config_file: Path) -> Library:
     if problems:
         raise ConfigError(problems)
     return lib
+
+
+def _library_problems(src: Source, config_file: Path) -> list[Problem]:
+    """Problems in the scene files, when the config itself did not load (no cross-checks)."""
+    folder_name = src.data.get("scenes_dir", "scenes") if isinstance(src.data, dict) else "scenes"
+    if not isinstance(folder_name, str):
+        return []
+    folder = Path(folder_name)
+    if not folder.is_absolute():
+        folder = config_file.resolve().parent / folder
+    if not folder.is_dir():
+        return []
+    problems: list[Problem] = []
+    _load_all(folder, Scene, _SCENE_WORDS, {}, problems)
+    _load_all(folder / "arcs", Arc, _ARC_WORDS, {}, problems)
+    return problems
 
 
 def _load_all(

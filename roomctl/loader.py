@@ -28,6 +28,7 @@ class Source:
     file: str
     data: Any
     lines: dict[PathKey, int]
+    duplicates: tuple[Problem, ...] = ()
 
     def line(self, path: Iterable[str | int]) -> int | None:
         """Line of the deepest part of `path` found in the document."""
@@ -77,17 +78,31 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
+Duplicate = tuple[int, str, str]  # line, where, message
+
+
+def _walk(
+    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], dupes: list[Duplicate]
+) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    where = ".".join(str(p) for p in path)
+                    message = (
+                        f"key {key.value!r} appears twice (lines {seen[key.value]} and {line})"
+                    )
+                    dupes.append((line, where, message))
+                seen[key.value] = line
                 sub = (*path, key.value)
-                _walk(value, sub, lines)
-                lines[sub] = key.start_mark.line + 1
+                _walk(value, sub, lines, dupes)
+                lines[sub] = line
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines)
+            _walk(item, (*path, i), lines, dupes)
 
 
 def read_yaml(path: Path) -> Source | Problem:
@@ -110,9 +125,11 @@ def read_yaml(path: Path) -> Source | Problem:
     except yaml.YAMLError as exc:
         return Problem(name, None, "", f"not valid YAML: {exc}")
     lines: dict[PathKey, int] = {}
+    dupes: list[Duplicate] = []
     if node is not None:
-        _walk(node, (), lines)
-    return Source(name, data, lines)
+        _walk(node, (), lines, dupes)
+    problems = [Problem(name, at, where, message) for at, where, message in dupes]
+    return Source(name, data, lines, tuple(problems))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -155,7 +172,7 @@ def _message(err: Any, words: set[str]) -> str:
         key = str(loc[-1]) if loc else "?"
         return f"unknown key {key!r}{did_you_mean(key, words)}"
     if kind == "missing":
-        return "required but missing"
+        return f"{str(loc[-1])!r} is required but missing" if loc else "required but missing"
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
         tag = err.get("ctx", {}).get("tag", "")
@@ -175,6 +192,8 @@ def _tags(expected: str) -> list[str]:
 def load_model(model: type[M], source: Source, words: set[str] | None = None) -> M | list[Problem]:
     """Validate `source` against `model`, or return every problem with its line and path."""
     vocab = words if words is not None else vocabulary(model)
+    if source.duplicates:
+        return list(source.duplicates)
     if not isinstance(source.data, dict):
         got = "an empty file" if source.data is None else type(source.data).__name__
         return [Problem(source.file, source.line(()), "", f"expected a mapping of keys, got {got}")]
@@ -185,9 +204,11 @@ def load_model(model: type[M], source: Source, words: set[str] | None = None) ->
         for err in exc.errors():
             loc = tuple(err["loc"])
             path = source.data_path(loc)
-            if err["type"] == "extra_forbidden" and loc and loc[-1] not in path:
+            if err["type"] in ("extra_forbidden", "missing") and loc and loc[-1] not in path:
                 path = (*path, loc[-1])
             dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path)
             dotted = dotted.replace(".[", "[")
-            problems.append(Problem(source.file, source.line(loc), dotted, _message(err, vocab)))
+            problem = Problem(source.file, source.line(loc), dotted, _message(err, vocab))
+            if not any(p.path == problem.path and p.line == problem.line for p in problems):
+                problems.append(problem)  # one problem per place (a union reports each branch)
         return problems

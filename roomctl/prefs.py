@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from roomctl.color import HueRange, nearest_allowed_hue
+from roomctl.color import HueRange, hue_in_ranges, nearest_allowed_hue
 from roomctl.config import SafetyConfig, TemperatureBand
 from roomctl.scene import SILENCE, ClimateTarget, LightTarget, MusicTarget, Scene, Source
 
@@ -89,10 +89,16 @@ class Preferences(Frozen):
     def allowed_hue(self, hue: float) -> float:
         return nearest_allowed_hue(hue, self.avoided_ranges)
 
+    def hue_allowed(self, hue: float) -> bool:
+        return not hue_in_ranges(hue, self.avoided_ranges)
+
     def favourite_hue(self) -> float:
+        """The first liked colour that is not also avoided (else the nearest allowed hue)."""
         for hue in self.liked_hues:
-            return self.allowed_hue(hue)
-        return self.allowed_hue(DEFAULT_LIKED_HUE)
+            if self.hue_allowed(hue):
+                return hue % 360.0
+        first = self.liked_hues[0] if self.liked_hues else DEFAULT_LIKED_HUE
+        return self.allowed_hue(first)
 
     def source_allowed(self, source: Source) -> bool:
         name = source.name.lower()
@@ -120,10 +126,13 @@ def _light(t: LightTarget, prefs: Preferences) -> LightTarget:
         hue = prefs.favourite_hue()
     elif isinstance(hue, float | int):
         hue = prefs.allowed_hue(float(hue))
+    saturation = t.saturation
+    if isinstance(hue, float) and not prefs.hue_allowed(hue):  # every colour avoided
+        saturation = 0.0
     bri = t.brightness_pct
     if bri is not None:
         bri = max(min(bri, prefs.brightness_max_pct), prefs.darkness_limit_pct)
-    return t.model_copy(update={"hue": hue, "brightness_pct": bri})
+    return t.model_copy(update={"hue": hue, "saturation": saturation, "brightness_pct": bri})
 
 
 def _music(t: MusicTarget, prefs: Preferences, safety: SafetyConfig) -> MusicTarget:

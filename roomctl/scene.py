@@ -6,7 +6,7 @@ library serves rooms with different devices because scenes address zones, not de
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,15 +23,13 @@ class LightTarget(Frozen):
     on: bool = True
     brightness_pct: float | None = Field(default=None, ge=0, le=100)
     color_temp_k: int | None = Field(default=None, ge=1500, le=9000)
-    hue: float | Literal["liked"] | None = None
+    hue: Annotated[float, Field(ge=0, le=360)] | Literal["liked"] | None = None
     saturation: float | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _one_colour(self) -> LightTarget:
         if self.color_temp_k is not None and (self.hue is not None or self.saturation is not None):
             raise ValueError("give either color_temp_k or hue/saturation, not both")
-        if isinstance(self.hue, float | int) and not 0 <= self.hue <= 360:
-            raise ValueError(f"hue must be between 0 and 360 degrees, got {self.hue}")
         if not self.on and self.brightness_pct:
             raise ValueError("a light that is off has no brightness_pct")
         return self

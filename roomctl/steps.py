@@ -7,13 +7,35 @@ from roomctl.devices.base import Device, Light, Player, Switch, Thermostat
 from roomctl.errors import DeviceRejected
 from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 
-__all__ = ["apply_state", "read_state", "step_size"]
+__all__ = ["apply_state", "quantize", "read_state", "step_size"]
 
 # One visible step: 1 % of brightness, 5 mireds, 2° of hue, 2 % saturation, 1 volume step, 0.1 °C.
 BRIGHTNESS_STEP = 1.0
 MIRED_STEP = 5.0
 HUE_STEP = 2.0
 SAT_STEP = 2.0
+
+
+def quantize(device: Device, state: DeviceState) -> DeviceState:
+    """`state` as the device can show it: brightness on its own scale, whole kelvin, setpoints
+    at the device's resolution.  Comparing quantized states avoids commands that change nothing
+    on the wire, and steps that rounding makes larger than one."""
+    if isinstance(device, Light) and isinstance(state, LightState) and state.on:
+        levels = device.brightness_levels
+        bri = state.brightness_pct
+        if bri is not None:
+            bri = max(1, round(bri * levels / 100.0)) * 100.0 / levels
+        return LightState(
+            on=True,
+            brightness_pct=bri,
+            color_temp_k=state.color_temp_k,
+            hue=None if state.hue is None else round(state.hue) % 360.0,
+            saturation=None if state.saturation is None else float(round(state.saturation)),
+        )
+    if isinstance(device, Thermostat) and isinstance(state, ThermostatState):
+        step = device.setpoint_step_c
+        return ThermostatState(setpoint_c=round(round(state.setpoint_c / step) * step, 2))
+    return state
 
 
 def step_size(a: DeviceState | None, b: DeviceState) -> float:
@@ -36,8 +58,9 @@ def step_size(a: DeviceState | None, b: DeviceState) -> float:
 
 
 def _light_steps(a: LightState, b: LightState) -> float:
-    if a.on != b.on:
-        return 1000.0
+    if a.on != b.on:  # switching on or off: the step is the brightness of the lit one
+        lit = a if a.on else b
+        return max(1e-3, (lit.brightness_pct or 100.0) / BRIGHTNESS_STEP)
     if not b.on:
         return 0.0
     steps = abs((a.brightness_pct or 0.0) - (b.brightness_pct or 0.0)) / BRIGHTNESS_STEP

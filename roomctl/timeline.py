@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from roomctl.arc import Arc
@@ -49,6 +49,7 @@ EMERGENCY_MIN_PCT = 50.0  # fade out, switch, fade in: 8 s each way
 
 
 class Layer(enum.IntEnum):
+    KEEP = -1  # no layer sets the channel any more: it keeps what it showed
     ARC = 0
     OVERRIDE = 1
     CUE = 2
@@ -71,11 +72,20 @@ class Seg:
 
 @dataclass(slots=True)
 class OutSeg:
-    start: float
+    start: float  # wall time
     frm: Value | None
     owner: Layer
     fade: float
     curve: str
+    start_arc: float = 0.0  # arc time at the start, for fades that stop while the arc is held
+    arc_time: bool = False  # caused by the arc (a phase change): progresses in arc time
+    relaxed: bool = False  # coming down from the emergency: comfort caps apply at the end
+
+    def progress(self, f: _Fold) -> float:
+        if self.fade <= 0:
+            return 1.0
+        elapsed = f.arc - self.start_arc if self.arc_time else f.wall - self.start
+        return ease(elapsed / self.fade, self.curve)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +186,7 @@ class Timeline:
             setpoint_c=self._band,
             avoid=prefs.avoided_ranges,
         )
+        self._relaxed = replace(self.limits, brightness_max_pct=100.0)
         self._resolved: dict[str, dict[ChannelKey, Value]] = {}
         self._emergency = self._emergency_targets()
 
@@ -253,15 +264,21 @@ class Timeline:
         f.idx, f.phase_start, f.phase_started_at = idx, phase_start, f.wall
         light_fade = phase.fade_s if phase.fade_s is not None else scene.fade_s
         before = self._shown(f)
-        for key, to in self.scene_channels(phase.scene).items():
+        targets = self.scene_channels(phase.scene)
+        for key, to in targets.items():
             frm = self._arc_value(f, key)
             fade = self._fade(key[1], light_fade, scene.audio_fade_s, frm, to)
-            curve = "linear" if key[1] in ("volume", "setpoint") else phase.curve
+            if key[1] == "source":
+                volume = (before.get((key[0], "volume")), targets.get((key[0], "volume")))
+                fade = max(fade, self._dip_fade(*volume))
+            curve = "linear" if key[1] in ("volume", "setpoint", "source") else phase.curve
             f.arc_segs[key] = Seg(f.arc, frm, to, fade, curve)
         cleared = [k for k, o in f.overrides.items() if o.until == "phase"]
         for key in cleared:
             del f.overrides[key]
-        self._reown(f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s), before)
+        self._reown(
+            f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s), before, arc_time=True
+        )
 
     def _apply(self, f: _Fold, ev: Event) -> None:  # noqa: PLR0912 - one branch per kind
         if f.ended:
@@ -315,6 +332,8 @@ class Timeline:
         delta = -f.arc
         for seg in f.arc_segs.values():
             seg.start += delta
+        for out in f.out.values():
+            out.start_arc += delta
         f.arc, f.t0, f.dosed = 0.0, f.wall, True
         f.durations = [p.duration for p in self.arc.phases]
         idx, phase_start = self._phase_containing(f, 0.0)
@@ -361,26 +380,34 @@ class Timeline:
         fade_for: Callable[[Channel], float],
         before: dict[ChannelKey, Value | None],
         force: set[ChannelKey] | None = None,
+        *,
+        arc_time: bool = False,
     ) -> None:
         """Give each channel to its top layer; a channel whose top layer (or that layer's target)
         changed starts a new output fade from what it showed (`before`) when the change came."""
-        keys = set(f.arc_segs) | set(f.overrides) | set(f.cue_targets) | set(self._emergency)
-        for key in keys:
+        keys = set(f.out) | set(f.arc_segs) | set(f.overrides) | set(f.cue_targets)
+        for key in keys | set(self._emergency):
             owner = self._owner(f, key)
             seg = f.out.get(key)
-            if owner is None or (
-                seg is not None and seg.owner == owner and key not in (force or ())
-            ):
+            if owner is None:
+                if seg is not None and seg.owner is not Layer.KEEP:
+                    f.out[key] = OutSeg(f.wall, before.get(key), Layer.KEEP, 0.0, "linear")
+                continue
+            if seg is not None and seg.owner == owner and key not in (force or ()):
                 continue
             frm = before.get(key) if seg is not None else f.initial.get(key)
             if key in f.arc_segs and seg is None and owner is Layer.ARC:
                 frm = None  # the arc's own fade already starts from the room's initial state
             fade = fade_for(key[1])
+            to = self._layer_value(f, owner, key)
             if key[1] == "volume" and isinstance(frm, float):
-                to = self._layer_value(f, owner, key)
                 fade = self._fade("volume", fade, None, frm, to)
-            curve = "linear" if key[1] in ("volume", "setpoint") else "ease"
-            f.out[key] = OutSeg(f.wall, frm, owner, fade, curve)
+            if key[1] == "source" and frm != to and fade > 0:
+                volume = (before.get((key[0], "volume")), self._top_value(f, (key[0], "volume")))
+                fade = max(fade, self._dip_fade(*volume))
+            curve = "linear" if key[1] in ("volume", "setpoint", "source") else "ease"
+            relaxed = seg is not None and seg.owner is Layer.EMERGENCY and owner is not seg.owner
+            f.out[key] = OutSeg(f.wall, frm, owner, fade, curve, f.arc, arc_time, relaxed)
 
     def _arc_value(self, f: _Fold, key: ChannelKey) -> Value | None:
         seg = f.arc_segs.get(key)
@@ -388,7 +415,13 @@ class Timeline:
             return f.initial.get(key)
         return blend(key[1], seg.frm, seg.to, seg.progress(f.arc), self.limits.avoid)
 
+    def _top_value(self, f: _Fold, key: ChannelKey) -> Value | None:
+        owner = self._owner(f, key)
+        return None if owner is None else self._layer_value(f, owner, key)
+
     def _layer_value(self, f: _Fold, layer: Layer, key: ChannelKey) -> Value | None:
+        if layer is Layer.KEEP:
+            return None
         if layer is Layer.EMERGENCY:
             return self._emergency[key]
         if layer is Layer.CUE:
@@ -405,8 +438,9 @@ class Timeline:
         target = self._layer_value(f, seg.owner, key)
         if target is None:
             return seg.frm
-        p = 1.0 if seg.fade <= 0 else ease((f.wall - seg.start) / seg.fade, seg.curve)
-        return blend(key[1], seg.frm, target, p, self.limits.avoid)
+        if seg.relaxed:  # land on what the limits allow, coming down from the emergency
+            target = clamp(key, target, self.limits)
+        return blend(key[1], seg.frm, target, seg.progress(f), self.limits.avoid)
 
     def _values(self, f: _Fold) -> dict[ChannelKey, Value]:
         out: dict[ChannelKey, Value] = {}
@@ -417,7 +451,7 @@ class Timeline:
             if seg.owner is Layer.EMERGENCY and key[1] in ("level", "color", "on"):
                 out[key] = value  # the emergency has its own fixed limits
             else:
-                out[key] = clamp(key, value, self.limits)
+                out[key] = clamp(key, value, self._relaxed if seg.relaxed else self.limits)
         return out
 
     # ---------------------------------------------------------------- fades
@@ -436,13 +470,20 @@ class Timeline:
         if ch == "source":
             return max(audio_fade_s or DEFAULT_SOURCE_FADE_S, mins.audio_s)
         if ch == "volume":
-            fade = max(requested, mins.audio_s)
+            fade = max(requested if audio_fade_s is None else audio_fade_s, mins.audio_s)
             if isinstance(frm, float) and isinstance(to, float) and to > frm:
                 fade = max(fade, (to - frm) * 10.0 / self.room.safety.max_volume_rise_per_10s)
             return fade
         if ch == "setpoint":
             return requested
         return max(requested, mins.light_s)
+
+    def _dip_fade(self, *volumes: Value | None) -> float:
+        """A change of source fades the music out and in again; the way back up must respect
+        the safety limit on how fast volume rises."""
+        known = [v for v in volumes if isinstance(v, float)]
+        volume = min(max(known) if known else self.limits.volume_max, self.limits.volume_max)
+        return 2.0 * volume * 10.0 / self.room.safety.max_volume_rise_per_10s
 
     def _cue_fade(self, cue: str) -> Callable[[Channel], float]:
         scene = self.scenes[cue]

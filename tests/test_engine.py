@@ -128,12 +128,13 @@ async def test_volume_rise_is_limited_even_if_asked_to_jump() -> None:
     def desired(t: float) -> Mapping[str, DeviceState]:
         return {"spk": PlayerState(source=Source(kind="favorite", name="Calm"), volume=target["v"])}
 
+    spk.volume = 10  # what the speaker plays before roomctl takes over
     engine = Engine({"spk": spk}, desired, clock, EngineSettings(max_volume_rise_per_10s=6))
     task = asyncio.create_task(engine.run())
     await clock.advance(2)
     target["v"] = 50
     engine.wake()
-    for _ in range(120):
+    for _ in range(160):  # 40 steps at 6 per 10 s take 67 s
         await clock.advance(0.5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -58,6 +58,11 @@ class Light(Device):
         """True when the device fades by itself over `transition_s`."""
         return True
 
+    @property
+    def brightness_levels(self) -> int:
+        """How many brightness levels the device has between off and full (Kasa: 100)."""
+        return 100
+
     @abstractmethod
     async def set_light(self, state: LightState, transition_s: float) -> None:
         """Show `state`, fading natively over `transition_s` seconds where the device can."""
@@ -97,6 +102,11 @@ class Player(Device):
 
 class Thermostat(Device):
     kind = DeviceKind.THERMOSTAT
+
+    @property
+    def setpoint_step_c(self) -> float:
+        """The resolution of the device's setpoint."""
+        return 0.1
 
     @abstractmethod
     async def set_setpoint(self, setpoint_c: float) -> None: ...

@@ -228,6 +228,10 @@ class Z2MLight(Light):
         return self.config.color
 
     @property
+    def brightness_levels(self) -> int:
+        return 254
+
+    @property
     def available(self) -> bool | None:
         """The device's last availability report (None: none seen)."""
         return self._ep.available
@@ -270,6 +274,10 @@ class Z2MThermostat(Thermostat):
 
     def describe(self) -> str:
         return f"{self.device_id}: Zigbee2MQTT thermostat on {self.config.topic}"
+
+    @property
+    def setpoint_step_c(self) -> float:
+        return 0.5
 
     async def start(self) -> None:
         await self._ep.start(self._keys)

@@ -1,0 +1,257 @@
+"""resolve(): how a client's preferences adapt a scene, and that safety limits win over both."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from roomctl.color import hue_in_ranges
+from roomctl.config import SafetyConfig, TemperatureBand
+from roomctl.prefs import (
+    COLOR_NAMES,
+    DEFAULT_LIKED_HUE,
+    HueSpan,
+    MusicPrefs,
+    Preferences,
+    band,
+    resolve,
+)
+from roomctl.scene import SILENCE, Scene, Source
+
+SAFETY = SafetyConfig()  # max_volume 60, band 18..24 °C
+
+
+def _scene(**kw: object) -> Scene:
+    return Scene.model_validate({"name": "test", **kw})
+
+
+# ---------------------------------------------------------------- colours
+
+
+def test_avoided_hue_is_moved_to_the_nearest_allowed_hue() -> None:
+    scene = _scene(lights={"accent": {"hue": 30, "saturation": 70, "brightness_pct": 10}})
+    prefs = Preferences(colors_avoided=("orange",))
+    out = resolve(scene, prefs, SAFETY).lights["accent"]
+    assert isinstance(out.hue, float)
+    assert not hue_in_ranges(out.hue, prefs.avoided_ranges)
+    # orange is 15..40: 30 is closer to the upper edge, the margin keeps it 5 degrees clear.
+    assert 45.0 <= out.hue <= 50.0
+    assert out.saturation == 70  # saturation and brightness are untouched
+    assert out.brightness_pct == 10
+
+
+def test_avoided_hue_span_wrapping_through_zero() -> None:
+    scene = _scene(lights={"accent": {"hue": 5, "saturation": 50}})
+    prefs = Preferences(colors_avoided=(HueSpan(start=340, end=20),))
+    hue = resolve(scene, prefs, SAFETY).lights["accent"].hue
+    assert isinstance(hue, float)
+    assert not hue_in_ranges(hue, [(340.0, 20.0)])
+    assert hue == pytest.approx(26.0)  # 20 + margin 5 + 1: nearer than 334
+
+
+def test_allowed_hue_is_kept() -> None:
+    scene = _scene(lights={"accent": {"hue": 200, "saturation": 50}})
+    out = resolve(scene, Preferences(colors_avoided=("orange", "red")), SAFETY)
+    assert out.lights["accent"].hue == pytest.approx(200.0)
+
+
+@pytest.mark.parametrize("name", sorted(COLOR_NAMES))
+def test_each_named_avoided_colour_is_never_shown(name: str) -> None:
+    centre = COLOR_NAMES[name][0]
+    scene = _scene(lights={"accent": {"hue": centre, "saturation": 80}})
+    prefs = Preferences(colors_avoided=(name,))
+    hue = resolve(scene, prefs, SAFETY).lights["accent"].hue
+    assert isinstance(hue, float)
+    assert not hue_in_ranges(hue, prefs.avoided_ranges)
+
+
+def test_hue_liked_takes_the_first_liked_colour() -> None:
+    scene = _scene(lights={"accent": {"hue": "liked", "saturation": 40}})
+    out = resolve(scene, Preferences(colors_liked=("blue", "green")), SAFETY)
+    assert out.lights["accent"].hue == pytest.approx(COLOR_NAMES["blue"][0])
+    out = resolve(scene, Preferences(colors_liked=(300.0, "green")), SAFETY)
+    assert out.lights["accent"].hue == pytest.approx(300.0)
+
+
+def test_hue_liked_without_liked_colours_is_warm_amber() -> None:
+    scene = _scene(lights={"accent": {"hue": "liked"}})
+    assert resolve(scene, Preferences(), SAFETY).lights["accent"].hue == DEFAULT_LIKED_HUE
+
+
+def test_hue_liked_never_shows_an_avoided_colour() -> None:
+    scene = _scene(lights={"accent": {"hue": "liked", "saturation": 40}})
+    prefs = Preferences(colors_avoided=("amber", "orange"))  # the default liked hue is 35
+    hue = resolve(scene, prefs, SAFETY).lights["accent"].hue
+    assert isinstance(hue, float)
+    assert not hue_in_ranges(hue, prefs.avoided_ranges)
+
+
+def test_everything_avoided_falls_back_to_white() -> None:
+    scene = _scene(lights={"accent": {"hue": "liked", "saturation": 60}})
+    prefs = Preferences(colors_avoided=tuple(COLOR_NAMES))
+    out = resolve(scene, prefs, SAFETY).lights["accent"]
+    assert isinstance(out.hue, float)
+    shows_colour = out.saturation is None or out.saturation >= 5
+    assert not (shows_colour and hue_in_ranges(out.hue, prefs.avoided_ranges))
+
+
+# ------------------------------------------------------------- brightness
+
+
+def test_darkness_limit_raises_on_light_brightness() -> None:
+    scene = _scene(
+        lights={
+            "lamp": {"brightness_pct": 8, "color_temp_k": 2200},
+            "ceiling": {"on": False},
+            "accent": {"brightness_pct": 50},
+        }
+    )
+    out = resolve(scene, Preferences(darkness_limit_pct=20), SAFETY)
+    assert out.lights["lamp"].brightness_pct == 20
+    assert out.lights["lamp"].color_temp_k == 2200
+    assert out.lights["ceiling"].on is False  # an off light stays off
+    assert out.lights["ceiling"].brightness_pct is None
+    assert out.lights["accent"].brightness_pct == 50  # brighter than the limit: unchanged
+
+
+def test_brightness_max_caps() -> None:
+    scene = _scene(lights={"lamp": {"brightness_pct": 90}, "ceiling": {"brightness_pct": 20}})
+    out = resolve(scene, Preferences(brightness_max_pct=40), SAFETY)
+    assert out.lights["lamp"].brightness_pct == 40
+    assert out.lights["ceiling"].brightness_pct == 20
+
+
+def test_darkness_limit_and_brightness_max_together() -> None:
+    scene = _scene(lights={"a": {"brightness_pct": 5}, "b": {"brightness_pct": 95}})
+    out = resolve(scene, Preferences(darkness_limit_pct=25, brightness_max_pct=60), SAFETY)
+    assert out.lights["a"].brightness_pct == 25
+    assert out.lights["b"].brightness_pct == 60
+
+
+def test_darkness_limit_above_brightness_max_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="darkness_limit_pct"):
+        Preferences(darkness_limit_pct=50, brightness_max_pct=40)
+    Preferences(darkness_limit_pct=40, brightness_max_pct=40)  # equal is fine
+
+
+# ------------------------------------------------------------------- music
+
+
+def test_volume_comfort_caps() -> None:
+    scene = _scene(music={"speakers": {"favorite": "Peak", "volume": 26}})
+    out = resolve(scene, Preferences(volume_max=15), SAFETY)
+    assert out.music["speakers"].volume == 15
+    assert out.music["speakers"].favorite == "Peak"
+
+
+def test_safety_max_volume_wins_over_preferences() -> None:
+    scene = _scene(music={"speakers": {"volume": 90}})
+    out = resolve(scene, Preferences(volume_max=100), SafetyConfig(max_volume=40))
+    assert out.music["speakers"].volume == 40
+    out = resolve(scene, Preferences(volume_max=30), SafetyConfig(max_volume=40))
+    assert out.music["speakers"].volume == 30
+
+
+def test_volume_below_the_limits_is_kept() -> None:
+    scene = _scene(music={"speakers": {"volume": 12}})
+    assert resolve(scene, Preferences(volume_max=50), SAFETY).music["speakers"].volume == 12
+
+
+def test_avoided_source_replaced_by_the_clients_favourite() -> None:
+    scene = _scene(music={"speakers": {"favorite": "Ocean Waves", "volume": 20}})
+    prefs = Preferences(music=MusicPrefs(favorites=("Birdsong", "Piano"), avoid=("ocean", "bird")))
+    out = resolve(scene, prefs, SAFETY).music["speakers"]
+    # The first favourite is also avoided ("bird"), so the second one is used.
+    assert out.source == Source(kind="favorite", name="Piano")
+    assert out.volume == 20
+
+
+def test_avoided_playlist_and_uri_are_replaced_too() -> None:
+    prefs = Preferences(music=MusicPrefs(favorites=("Piano",), avoid=("vocal",)))
+    for key in ("playlist", "uri"):
+        scene = _scene(music={"speakers": {key: "Vocal Chants"}})
+        out = resolve(scene, prefs, SAFETY).music["speakers"]
+        assert out.source == Source(kind="favorite", name="Piano")
+        assert getattr(out, key) is None
+
+
+def test_avoided_source_without_allowed_favourite_becomes_silence() -> None:
+    scene = _scene(music={"speakers": {"favorite": "Ocean Waves", "volume": 20}})
+    prefs = Preferences(music=MusicPrefs(favorites=("Ocean Dreams",), avoid=("OCEAN",)))
+    out = resolve(scene, prefs, SAFETY).music["speakers"]
+    assert out.source == SILENCE
+    assert out.favorite is None
+
+
+def test_allowed_source_is_kept() -> None:
+    scene = _scene(music={"speakers": {"favorite": "Piano"}})
+    prefs = Preferences(music=MusicPrefs(favorites=("Strings",), avoid=("ocean",)))
+    out = resolve(scene, prefs, SAFETY).music["speakers"]
+    assert out.source == Source(kind="favorite", name="Piano")
+
+
+def test_volume_only_music_target_is_untouched_by_source_rules() -> None:
+    scene = _scene(music={"speakers": {"volume": 6}})
+    prefs = Preferences(music=MusicPrefs(avoid=("a", "e", "i", "o", "u")))
+    out = resolve(scene, prefs, SAFETY).music["speakers"]
+    assert out.source is None
+    assert out.volume == 6
+
+
+# ------------------------------------------------------------------ climate
+
+
+def test_preferred_temperature_becomes_the_setpoint() -> None:
+    scene = _scene(climate={"climate": {"setpoint_c": 21}})
+    out = resolve(scene, Preferences(temperature_c=23), SAFETY)
+    assert out.climate["climate"].setpoint_c == 23
+
+
+def test_preferred_temperature_is_clamped_into_the_safety_band() -> None:
+    scene = _scene(climate={"climate": {"setpoint_c": 21}})
+    assert resolve(scene, Preferences(temperature_c=27), SAFETY).climate["climate"].setpoint_c == 24
+    assert resolve(scene, Preferences(temperature_c=16), SAFETY).climate["climate"].setpoint_c == 18
+
+
+def test_preferred_temperature_is_clamped_into_an_arc_band() -> None:
+    scene = _scene(climate={"climate": {"setpoint_c": 21}})
+    mdma = TemperatureBand(min=20, max=22)
+    out = resolve(scene, Preferences(temperature_c=23.5), SAFETY, mdma)
+    assert out.climate["climate"].setpoint_c == 22
+
+
+def test_scene_setpoint_outside_the_band_is_clamped() -> None:
+    scene = _scene(climate={"climate": {"setpoint_c": 30}})
+    assert resolve(scene, Preferences(), SAFETY).climate["climate"].setpoint_c == 24
+
+
+def test_band_narrows_but_never_widens() -> None:
+    assert band(SAFETY, None) == (18, 24)
+    assert band(SAFETY, TemperatureBand(min=20, max=22)) == (20, 22)
+    assert band(SAFETY, TemperatureBand(min=15, max=22)) == (18, 22)
+    assert band(SAFETY, TemperatureBand(min=20, max=28)) == (20, 24)
+    # An arc band entirely outside the safety band: the safety band applies.
+    assert band(SAFETY, TemperatureBand(min=26, max=28)) == (18, 24)
+
+
+# ------------------------------------------------------------------- purity
+
+
+def test_resolve_does_not_change_its_inputs_or_add_zones() -> None:
+    scene = _scene(
+        lights={"lamp": {"brightness_pct": 90, "hue": 30, "saturation": 50}},
+        music={"speakers": {"favorite": "Ocean", "volume": 80}},
+        climate={"climate": {"setpoint_c": 30}},
+    )
+    before = scene.model_dump()
+    prefs = Preferences(
+        colors_avoided=("orange",),
+        brightness_max_pct=50,
+        volume_max=20,
+        music=MusicPrefs(avoid=("ocean",)),
+    )
+    out = resolve(scene, prefs, SAFETY)
+    assert scene.model_dump() == before
+    assert out.zones == scene.zones
+    assert out.name == scene.name
+    assert out.fade_s == scene.fade_s
