@@ -1,0 +1,123 @@
+"""Run the benchmarks, print a table, and append a dated section to bench/RESULTS.md.
+
+/opt/venv/bin/python -m bench                  # all, recorded (about 2 minutes)
+/opt/venv/bin/python -m bench --quick          # fewer rounds, the first 2:30 of the arc
+/opt/venv/bin/python -m bench --only fade      # one benchmark (fanout | fade)
+/opt/venv/bin/python -m bench --no-record      # print only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import Figure, fade_budget, fanout, machine_line, print_table
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+HEADER = """\
+# Benchmark results
+
+Appended by `/opt/venv/bin/python -m bench` (see `bench/__init__.py`); newest at the bottom.
+Benchmarks, not tests: a figure that misses its target is recorded as it is (**NO**).
+
+How the figures are made:
+
+- **fan-out** (`bench/fanout.py`): 16 emulated devices (8 Kasa lights of five models, 4
+  standalone Sonos speakers, 4 Zigbee2MQTT lights through a Mosquitto started by the bench),
+  each answering every request 50 ms late (Kasa `faults.latency_s`, Sonos `latency_s`; the
+  Zigbee2MQTT light emulator has no latency knob, so a bench subclass delays its state report,
+  the acknowledgement the driver waits for, by 50 ms).  Real drivers from
+  `roomctl.devices.factory.build_device`.  "Engine" is the time from `Engine.wake()` (after the
+  desired state changed) until `Engine.health()[id].landed` is the new target for every device
+  (polled every 1 ms), as a multiple of the slowest device's own median time for one command
+  alone.  "gather" is `asyncio.gather` of `apply_state` for all 16 without the engine (what
+  concurrency itself costs here); "naive" is `await apply_state(...)` in a loop.  Measured
+  twice: emulators in a separate process, and on the bench's own event loop.  Engine read-back
+  off; rounds 1 s apart (the engine's 2-commands-a-second limit never applies).
+- **fade budget** (`bench/fade_budget.py`): the psilocybin arc (8:30 plus one minute) through
+  SessionControl, the real Engine (daemon settings) and drivers into emulators of
+  config.example.yaml's room (+ a Kasa dimmer).  Lock-step virtual clock: session time stands
+  still while any device call is in flight and jumps to the next deadline when every engine
+  worker sleeps, so commands take no session time and the run takes seconds; the emulators
+  (fades, logs) run on the same clock.  Counted from the emulators' logs (Kasa `.commands`,
+  Sonos `.log` without Get*/Browse, Zigbee2MQTT `/set` messages); wire requests at one instant
+  form one command.  The session-start command is left out.  Times are session h:mm:ss (arc
+  time = session time - 0:30).
+"""
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _record(
+    figures: Sequence[Figure], argv: Sequence[str], elapsed_s: float, load: tuple[str, str]
+) -> None:
+    now = dt.datetime.now(dt.UTC).astimezone()
+    command = shlex.join(["/opt/venv/bin/python", "-m", "bench", *argv])
+    lines = [
+        "",
+        f"## {now:%Y-%m-%d %H:%M %Z}",
+        "",
+        f"- Machine: {machine_line()}",
+        f"- Command: `{command}` ({elapsed_s:.0f} s)",
+        f"- Load average (1/5/15 min) before: {load[0]}, after: {load[1]} "
+        "(other work on the machine shows here; the fan-out figures are sensitive to it)",
+        "",
+        "| measure | value | target | met? |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {f.measure} | {f.value} | {f.target or '–'} | {f.verdict} |" for f in figures]
+    missed = [f.measure for f in figures if f.met is False]
+    lines += ["", f"Missed: {len(missed)} of {sum(f.met is not None for f in figures)} targets."]
+    text = "\n".join(lines) + "\n"
+    if not RESULTS.exists():
+        RESULTS.write_text(HEADER, encoding="utf-8")
+    with RESULTS.open("a", encoding="utf-8") as out:
+        out.write(text)
+    print(f"\nappended to {RESULTS}")
+
+
+async def _run(quick: bool, only: str | None) -> list[Figure]:
+    figures: list[Figure] = []
+    if only in (None, "fanout"):
+        figures += await fanout.run(quick=quick)
+    if only in (None, "fade"):
+        figures += await fade_budget.run(quick=quick)
+    return figures
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, a shorter arc")
+    parser.add_argument("--only", choices=("fanout", "fade"), help="run one benchmark")
+    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    load_before = _load()
+    print(f"machine: {machine_line()}; load average {load_before}")
+    started = time.perf_counter()
+    figures = asyncio.run(_run(args.quick, args.only))
+    elapsed = time.perf_counter() - started
+    print()
+    print_table(
+        [[f.measure, f.value, f.target or "–", f.verdict] for f in figures],
+        ["measure", "value", "target", "met?"],
+    )
+    if not args.no_record:
+        _record(figures, argv, elapsed, (load_before, _load()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
