@@ -174,9 +174,9 @@ class Limits:
 def clamp(key: ChannelKey, value: Value, limits: Limits) -> Value:
     device, ch = key
     if ch == "level" and isinstance(value, float):
-        value = min(value, limits.brightness_max_pct)
+        value = min(value, float(limits.brightness_max_pct))
         if device in limits.floor_lights:
-            value = max(value, limits.floor_pct)
+            value = max(value, float(limits.floor_pct))
         return value
     if ch == "on" and device in limits.floor_lights:
         return True

@@ -106,7 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        # The daemon logs what it does; one-shot commands speak only through their output.
+        level=logging.DEBUG
+        if args.verbose
+        else logging.INFO
+        if args.command == "run"
+        else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

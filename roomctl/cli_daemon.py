@@ -12,16 +12,23 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from roomctl.arc import format_hmm
-from roomctl.clock import SystemClock
+from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.errors import SessionError
 from roomctl.events import EventKind
-from roomctl.library import find_config, load_library
+from roomctl.library import Library, find_config, load_library
 from roomctl.store import ROLES, Store
 
 __all__ = ["register"]
 
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def room_clock(lib: Library) -> Clock:
+    """The system clock, or the faster clock a demo room's config names (shared by the demo
+    and every command that steers it)."""
+    c = lib.room.clock
+    return SystemClock() if c is None else ScaledClock(c.speed, c.start, c.anchor)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -38,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await Daemon(lib, SystemClock()).run(stop)
+        await Daemon(lib, room_clock(lib)).run(stop)
 
     _run_async(main())
     return 0
@@ -71,7 +78,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             bus = MqttBus(room.mqtt, f"roomctl-apply-{room.room.id}")
             await bus.start()
         try:
-            devices = build_devices(room, bus, SystemClock())
+            devices = build_devices(room, bus, room_clock(lib))
             transition = args.transition if args.transition is not None else scene.fade_s
             results = await apply_scene(devices, states, transition, timeout_s=args.timeout)
         finally:
@@ -99,7 +106,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, Store]:
     path = Path(lib.room.storage.path)
     if not path.is_absolute():
         path = config.resolve().parent / path
-    return lib, Store.open(path, SystemClock())
+    return lib, Store.open(path, room_clock(lib))
 
 
 SESSION_VERBS: dict[str, EventKind] = {
@@ -120,7 +127,7 @@ def cmd_session(args: argparse.Namespace) -> int:
 
     lib, store = _open(args)
     with store:
-        control = SessionControl(lib, store, SystemClock())
+        control = SessionControl(lib, store, room_clock(lib))
         by = args.by or getpass.getuser()
         verb = args.verb
         if verb == "start":
@@ -215,9 +222,17 @@ def _print_status(control: Any, as_json: bool) -> None:
 def cmd_user_add(args: argparse.Namespace) -> int:
     _, store = _open(args)
     with store:
-        password = (args.password_stdin and sys.stdin.readline().rstrip("\n")) or getpass.getpass(
-            f"password for {args.username}: "
-        )
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+            if not password:
+                raise SessionError("no password on standard input")
+        else:
+            try:
+                password = getpass.getpass(f"password for {args.username}: ")
+            except EOFError:
+                raise SessionError(
+                    "no terminal to ask for the password; use --password-stdin"
+                ) from None
         store.add_user(args.username, password, args.role, by=getpass.getuser())
     print(f"user {args.username} added ({args.role})")
     return 0

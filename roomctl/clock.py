@@ -85,15 +85,20 @@ class ScaledClock:
     """Wall time that runs `speed` times faster than real time (the demo plays an 8-hour arc
     in minutes).  Sleeps are shortened by the same factor."""
 
-    def __init__(self, speed: float, start: float | None = None) -> None:
+    def __init__(
+        self, speed: float, start: float | None = None, anchor: float | None = None
+    ) -> None:
+        """Session time is `start` at real wall time `anchor` (both default: now).  Processes
+        that share (speed, start, anchor) share one clock: the demo and the CLI steering it."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
         self._real0 = time.monotonic()
-        self._wall0 = time.time() if start is None else start
+        self.anchor = time.time() if anchor is None else anchor
+        self.start = self.anchor if start is None else start
 
     def now(self) -> float:
-        return self._wall0 + (time.monotonic() - self._real0) * self.speed
+        return self.start + (time.time() - self.anchor) * self.speed
 
     def monotonic(self) -> float:
         return (time.monotonic() - self._real0) * self.speed

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
+    "ClockConfig",
     "DeviceConfig",
     "DeviceKind",
     "EmergencyConfig",
@@ -233,7 +234,7 @@ class EmergencyConfig(Frozen):
 class SafetyConfig(Frozen):
     """Limits that nothing but the emergency layer may cross."""
 
-    min_brightness_pct: float = Field(default=5, ge=1, le=50)
+    min_brightness_pct: float = Field(default=5.0, ge=1, le=50)
     # Lights that never go below min_brightness_pct or off during a session.
     # Default: the first light.
     floor_lights: tuple[Ident, ...] = ()
@@ -263,6 +264,15 @@ class WebConfig(Frozen):
     port: int = Field(default=8080, gt=0, lt=65536)
 
 
+class ClockConfig(Frozen):
+    """A faster clock for demonstrations and rehearsals: session time `start` at real time
+    `anchor` (epoch seconds), running `speed` times faster.  Leave out for real sessions."""
+
+    speed: float = Field(ge=1, le=10000)
+    start: float
+    anchor: float
+
+
 class RoomConfig(Frozen):
     room: RoomInfo
     devices: tuple[DeviceConfig, ...] = ()
@@ -273,6 +283,7 @@ class RoomConfig(Frozen):
     mqtt: MqttConfig | None = None
     web: WebConfig = WebConfig()
     scenes_dir: str = "scenes"
+    clock: ClockConfig | None = None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RoomConfig:

@@ -80,6 +80,7 @@ class Daemon:
                 on_external_change=self.session.adopt_manual_change,
                 urgent=self.session.urgent,
             )
+            self.session.listeners.append(self.engine.wake)
             log.info(
                 "room %s: %d devices, %s",
                 room.room.id,

@@ -142,10 +142,10 @@ class Engine:
             return command, 0.0, self._next_change(link, command, now)
         # A light: look ahead along the fade for the furthest point within one visible step
         # of what the light shows (an off light counts as 0 %).
+        if step_size(landed, current) > 2.0 and self._urgent is not None and self._urgent(now):
+            return current, 0.0, now + 1.0  # the emergency: at once
         if step_size(landed, current) > 2.0 and not self._fading_from(landed, dev_id, now):
-            # Off the curve: an emergency goes at once; anything else catches up calmly.
-            if self._urgent is not None and self._urgent(now):
-                return current, 0.0, now + 1.0
+            # Off the curve (first contact, back from an outage): catch up calmly.
             catch_up = self.settings.catch_up_s
             return current, catch_up, now + max(1.0, catch_up)
         base = landed if landed is not None else current
@@ -248,11 +248,9 @@ class Engine:
         waker = asyncio.ensure_future(link.wake.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waker):
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(sleeper, waker, return_exceptions=True)
+        finally:  # never swallow the worker's own cancellation
+            sleeper.cancel()
+            waker.cancel()
         if waker.done() and not waker.cancelled():
             await self.clock.sleep(0)  # let the event settle; rate limit applies via plan
             since = self.clock.now() - link.landed_at

@@ -37,6 +37,8 @@ class Problem:
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         field = f" {self.path}:" if self.path else ""
+        if not where:
+            return f"{self.path}: {self.message}" if self.path else self.message
         return f"{where}:{field} {self.message}"
 
 

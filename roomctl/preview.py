@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from roomctl.arc import Arc, format_hmm, parse_hmm
+from roomctl.errors import RoomctlError
 from roomctl.events import Event, EventKind
 from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 from roomctl.timeline import Snapshot, Timeline
@@ -32,7 +33,13 @@ def default_times(arc: Arc) -> list[float]:
 
 
 def parse_times(values: list[str]) -> list[float]:
-    return [parse_hmm(v) for v in values]
+    times = []
+    for value in values:
+        try:
+            times.append(parse_hmm(value))
+        except ValueError as exc:
+            raise RoomctlError(f"--at {value}: {exc}") from None
+    return times
 
 
 def device_json(state: DeviceState) -> dict[str, Any]:

@@ -31,8 +31,12 @@ BG, PANEL, PANEL_ALT = "#14161a", "#181b20", "#1c1f25"
 TEXT, MUTED, FAINT, GRID = "#d8dbe0", "#8d939c", "#5c626b", "#2a2e35"
 MUSIC, CLIMATE, MARK = "#8fb8c9", "#d9a17a", "#b7a6d9"
 FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif"
-LANE_H = {DeviceKind.LIGHT: 100, DeviceKind.PLAYER: 90, DeviceKind.THERMOSTAT: 76,
-          DeviceKind.SWITCH: 36}
+LANE_H = {
+    DeviceKind.LIGHT: 100,
+    DeviceKind.PLAYER: 90,
+    DeviceKind.THERMOSTAT: 76,
+    DeviceKind.SWITCH: 36,
+}
 GAP = 12
 NEUTRAL: RGB = (236, 230, 218)  # a white-only light
 
@@ -70,10 +74,20 @@ def _attr(s: str) -> str:
     return escape(s, {'"': "&quot;"})
 
 
-def _text(x: float, y: float, s: str, size: float = 11, fill: str = MUTED, *,
-          anchor: str = "start", extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}" '
-            f'text-anchor="{anchor}"{extra}>{escape(s)}</text>')
+def _text(
+    x: float,
+    y: float,
+    s: str,
+    size: float = 11,
+    fill: str = MUTED,
+    *,
+    anchor: str = "start",
+    extra: str = "",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}" '
+        f'text-anchor="{anchor}"{extra}>{escape(s)}</text>'
+    )
 
 
 def _rect(x: float, y: float, w: float, h: float, attrs: str) -> str:
@@ -88,8 +102,11 @@ def _width(s: str, size: float) -> float:
     return len(s) * size * 0.56  # rough: enough to keep labels apart
 
 
-def _runs(xs: Sequence[float], keys: Sequence[str | None], x_end: float,
-          ) -> list[tuple[str, float, float]]:
+def _runs(
+    xs: Sequence[float],
+    keys: Sequence[str | None],
+    x_end: float,
+) -> list[tuple[str, float, float]]:
     """(key, x from, x to) of each stretch of consecutive samples with the same non-None key."""
     out: list[tuple[str, float, float]] = []
     i = 0
@@ -101,8 +118,15 @@ def _runs(xs: Sequence[float], keys: Sequence[str | None], x_end: float,
     return out
 
 
-def _labels(items: Sequence[tuple[float, float, str]], size: float, fill: str, *,
-            rows: int = 1, row_h: float = 12, x_max: float = WIDTH - RIGHT) -> list[str]:
+def _labels(
+    items: Sequence[tuple[float, float, str]],
+    size: float,
+    fill: str,
+    *,
+    rows: int = 1,
+    row_h: float = 12,
+    x_max: float = WIDTH - RIGHT,
+) -> list[str]:
     """Text at (x, y), moved a row down when it would overlap the previous; dropped if no row
     has room."""
     ends = [-1e9] * rows
@@ -181,12 +205,16 @@ class _Chart:
         for what, a, b in _runs(self.xs, [_interruption(s) for s in self.snaps], self.x1):
             colour = "#d46a6a" if what == "emergency" else "#7f8fa6"
             if not what.startswith("cue"):  # the arc clock stands still: shade the lanes
-                fill = f'fill="{colour}" fill-opacity="0.13"' if what == "emergency" else \
-                    'fill="url(#hatch)"'
+                fill = (
+                    f'fill="{colour}" fill-opacity="0.13"'
+                    if what == "emergency"
+                    else 'fill="url(#hatch)"'
+                )
                 out.append(_rect(a, TOP - 6, b - a, self.bottom - TOP + 6, fill))
             out.append(_rect(a, self.bottom + 3, b - a, 4, f'rx="2" fill="{colour}"'))
-            out += _labels([(a + 3, self.bottom + 17, what)], 10,
-                           "#c98b8b" if what == "emergency" else MUTED)
+            out += _labels(
+                [(a + 3, self.bottom + 17, what)], 10, "#c98b8b" if what == "emergency" else MUTED
+            )
         return out
 
     def grid(self) -> list[str]:
@@ -206,8 +234,11 @@ class _Chart:
             out.append(_line(xx, TOP - 6, xx, self.bottom, f'stroke="{stroke}"'))
             if not hour or (k // 2) % every == 0:
                 label = "T0" if k == 0 else format_hmm(k * 1800.0)
-                out.append(_text(xx, self.bottom + 34, label, 11, TEXT if k == 0 else MUTED,
-                                 anchor="middle"))
+                out.append(
+                    _text(
+                        xx, self.bottom + 34, label, 11, TEXT if k == 0 else MUTED, anchor="middle"
+                    )
+                )
         return out
 
     def markers(self) -> list[str]:
@@ -224,13 +255,28 @@ class _Chart:
             ends[row] = max(xb, xa + _width(m.name, 11)) + 8
             y = TOP - 49 - 22 * row
             if m.until is not None:
-                out.append(_rect(xa, TOP - 6, xb - xa, self.bottom - TOP + 6,
-                                 f'fill="{MARK}" fill-opacity="0.045"'))
-                out.append(_line(xa, y, xb, y,
-                                 f'stroke="{MARK}" stroke-width="2" stroke-opacity="0.7"'))
+                out.append(
+                    _rect(
+                        xa,
+                        TOP - 6,
+                        xb - xa,
+                        self.bottom - TOP + 6,
+                        f'fill="{MARK}" fill-opacity="0.045"',
+                    )
+                )
+                out.append(
+                    _line(xa, y, xb, y, f'stroke="{MARK}" stroke-width="2" stroke-opacity="0.7"')
+                )
             else:
-                out.append(_line(xa, y - 14, xa, self.bottom,
-                                 f'stroke="{MARK}" stroke-opacity="0.7" stroke-dasharray="4 4"'))
+                out.append(
+                    _line(
+                        xa,
+                        y - 14,
+                        xa,
+                        self.bottom,
+                        f'stroke="{MARK}" stroke-opacity="0.7" stroke-dasharray="4 4"',
+                    )
+                )
             out.append(_text(min(xa + 3, self.x1 - _width(m.name, 11)), y - 5, m.name, 11, MARK))
         return out
 
@@ -239,10 +285,19 @@ class _Chart:
     def lane(self, dev: DeviceConfig, top: float, h: float) -> list[str]:
         out = [_line(self.x0, top + h, self.x1, top + h, f'stroke="{GRID}"')]
         name = dev.name or dev.id
-        out.append(_text(LEFT - 14, top + 16, name, 13, TEXT, anchor="end",
-                         extra=' font-weight="600"'))
-        out.append(_text(LEFT - 14, top + 31, f"{dev.id} · zone {dev.zone}" if dev.name else
-                         f"zone {dev.zone}", 11, MUTED, anchor="end"))
+        out.append(
+            _text(LEFT - 14, top + 16, name, 13, TEXT, anchor="end", extra=' font-weight="600"')
+        )
+        out.append(
+            _text(
+                LEFT - 14,
+                top + 31,
+                f"{dev.id} · zone {dev.zone}" if dev.name else f"zone {dev.zone}",
+                11,
+                MUTED,
+                anchor="end",
+            )
+        )
         out.append(_text(LEFT - 14, top + 45, dev.kind.value, 10, FAINT, anchor="end"))
         states = [s.devices.get(dev.id) for s in self.snaps]
         if dev.kind is DeviceKind.LIGHT:
@@ -252,46 +307,76 @@ class _Chart:
         if dev.kind is DeviceKind.THERMOSTAT:
             return out + self.thermostat(states, top + 8, h - 16)
         on = ["on" if isinstance(s, SwitchState) and s.on else None for s in states]
-        return out + [_rect(a, top + h / 2 - 5, b - a, 10,
-                            f'rx="3" fill="{_hex(NEUTRAL)}" fill-opacity="0.5"')
-                      for _, a, b in _runs(self.xs, on, self.x1)]
+        return out + [
+            _rect(
+                a, top + h / 2 - 5, b - a, 10, f'rx="3" fill="{_hex(NEUTRAL)}" fill-opacity="0.5"'
+            )
+            for _, a, b in _runs(self.xs, on, self.x1)
+        ]
 
-    def light(self, dev_id: str, states: Sequence[DeviceState | None], top: float,
-              h: float) -> list[str]:
+    def light(
+        self, dev_id: str, states: Sequence[DeviceState | None], top: float, h: float
+    ) -> list[str]:
         base = top + h
-        lit = [s if isinstance(s, LightState) and s.on and s.brightness_pct else None
-               for s in states]
+        lit = [
+            s if isinstance(s, LightState) and s.on and s.brightness_pct else None for s in states
+        ]
         ys = [base - h * lightness(s.brightness_pct or 0.0) / 100.0 if s else base for s in lit]
         colours = [light_rgb(s) for s in lit if s is not None][:1] or [NEUTRAL]
         for s in lit:  # an unlit stretch keeps the colour before it (its area is flat anyway)
             colours.append(light_rgb(s) if s is not None else colours[-1])
         colours = colours[1:]
         gid = f"light-{_attr(dev_id)}"
-        stops = [f'<stop offset="{(x - self.x0) / (self.x1 - self.x0):.4f}" '
-                 f'stop-color="{_hex(c)}"/>'
-                 for i, (x, c) in enumerate(zip(self.xs, colours, strict=True))
-                 if i in (0, len(colours) - 1) or not c == colours[i - 1] == colours[i + 1]]
-        out = [f'<linearGradient id="{gid}" gradientUnits="userSpaceOnUse" x1="{self.x0}" '
-               f'y1="0" x2="{self.x1}" y2="0">{"".join(stops)}</linearGradient>']
+        stops = [
+            f'<stop offset="{(x - self.x0) / (self.x1 - self.x0):.4f}" stop-color="{_hex(c)}"/>'
+            for i, (x, c) in enumerate(zip(self.xs, colours, strict=True))
+            if i in (0, len(colours) - 1) or not c == colours[i - 1] == colours[i + 1]
+        ]
+        out = [
+            f'<linearGradient id="{gid}" gradientUnits="userSpaceOnUse" x1="{self.x0}" '
+            f'y1="0" x2="{self.x1}" y2="0">{"".join(stops)}</linearGradient>'
+        ]
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(self.xs, ys, strict=True))
         area = f"M{self.x0:.1f},{base:.1f} L{pts} L{self.xs[-1]:.1f},{base:.1f} Z"
         out.append(f'<path d="{area}" fill="url(#{gid})" fill-opacity="0.62"/>')
         out.append(f'<path d="{area}" fill="url(#shade)"/>')
-        out.append(f'<polyline points="{pts}" fill="none" stroke="url(#{gid})" '
-                   f'stroke-width="1.6" stroke-linejoin="round"/>')
+        out.append(
+            f'<polyline points="{pts}" fill="none" stroke="url(#{gid})" '
+            f'stroke-width="1.6" stroke-linejoin="round"/>'
+        )
         for pct in (10, 50, 100):
             y = base - h * lightness(pct) / 100.0
             out.append(_text(self.x1 + 4, y + 3, f"{pct}%", 9, FAINT))
         if dev_id in self.tl.limits.floor_lights:
             y = base - h * lightness(self.tl.limits.floor_pct) / 100.0
-            out.append(_line(self.x0, y, self.x1, y,
-                             f'stroke="{MUTED}" stroke-opacity="0.5" stroke-dasharray="2 5"'))
-            out.append(_text(LEFT - 14, top + h - 4, f"floor {self.tl.limits.floor_pct:g}%", 10,
-                             FAINT, anchor="end"))
-        names = [f"{s.brightness_pct or 0:.0f}%" if s else
-                 "off" if isinstance(states[i], LightState) else None for i, s in enumerate(lit)]
-        items = [(self.xs[i] + 2, ys[i] - 5, names[i] or "")
-                 for i in _settled(names, self.steady)]
+            out.append(
+                _line(
+                    self.x0,
+                    y,
+                    self.x1,
+                    y,
+                    f'stroke="{MUTED}" stroke-opacity="0.5" stroke-dasharray="2 5"',
+                )
+            )
+            out.append(
+                _text(
+                    LEFT - 14,
+                    top + h - 4,
+                    f"floor {self.tl.limits.floor_pct:g}%",
+                    10,
+                    FAINT,
+                    anchor="end",
+                )
+            )
+        names = [
+            f"{s.brightness_pct or 0:.0f}%"
+            if s
+            else "off"
+            if isinstance(states[i], LightState)
+            else None
+            for i, s in enumerate(lit)
+        ]
+        items = [(self.xs[i] + 2, ys[i] - 5, names[i] or "") for i in _settled(names, self.steady)]
         return out + _labels(items, 10, TEXT)
 
     def player(self, states: Sequence[DeviceState | None], top: float, h: float) -> list[str]:
@@ -309,21 +394,40 @@ class _Chart:
                 segs[-1].append((x, base - h * 0.75 * p[1] / vmax))
             elif segs[-1]:
                 segs.append([])
-        out = [_text(LEFT - 14, top + h - 4, f"volume (max {self.tl.limits.volume_max:g})", 10,
-                     FAINT, anchor="end")]
+        out = [
+            _text(
+                LEFT - 14,
+                top + h - 4,
+                f"volume (max {self.tl.limits.volume_max:g})",
+                10,
+                FAINT,
+                anchor="end",
+            )
+        ]
         for seg in (s for s in segs if s):
             pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
-            out.append(f'<path d="M{seg[0][0]:.1f},{base:.1f} L{pts} L{seg[-1][0]:.1f},'
-                       f'{base:.1f} Z" fill="{MUSIC}" fill-opacity="0.10"/>')
-            out.append(f'<polyline points="{pts}" fill="none" stroke="{MUSIC}" '
-                       f'stroke-width="1.8" stroke-linejoin="round"/>')
+            out.append(
+                f'<path d="M{seg[0][0]:.1f},{base:.1f} L{pts} L{seg[-1][0]:.1f},'
+                f'{base:.1f} Z" fill="{MUSIC}" fill-opacity="0.10"/>'
+            )
+            out.append(
+                f'<polyline points="{pts}" fill="none" stroke="{MUSIC}" '
+                f'stroke-width="1.8" stroke-linejoin="round"/>'
+            )
         vols = [str(p[1]) if p is not None else None for p in playing]
-        items = [(self.xs[i] + 2, base - h * 0.75 * p[1] / vmax - 5, str(p[1]))
-                 for i in _settled(vols, self.steady) if (p := playing[i]) is not None]
+        items = [
+            (self.xs[i] + 2, base - h * 0.75 * p[1] / vmax - 5, str(p[1]))
+            for i in _settled(vols, self.steady)
+            if (p := playing[i]) is not None
+        ]
         return out + _labels(sources, 11, MUSIC, rows=2) + _labels(items, 10, TEXT)
 
-    def thermostat(self, states: Sequence[DeviceState | None], top: float, h: float,
-                   ) -> list[str]:
+    def thermostat(
+        self,
+        states: Sequence[DeviceState | None],
+        top: float,
+        h: float,
+    ) -> list[str]:
         lo, hi = self.tl.limits.setpoint_c
         vals = [s.setpoint_c if isinstance(s, ThermostatState) else None for s in states]
         known = [v for v in vals if v is not None]
@@ -332,22 +436,35 @@ class _Chart:
         def y(v: float) -> float:
             return top + h - (v - vlo) / (vhi - vlo) * h
 
-        out = [_rect(self.x0, y(hi), self.x1 - self.x0, y(lo) - y(hi),
-                     f'fill="{CLIMATE}" fill-opacity="0.07"'),
-               _text(self.x1 + 4, y(hi) + 3, f"{hi:g}°", 9, FAINT),
-               _text(self.x1 + 4, y(lo) + 3, f"{lo:g}°", 9, FAINT),
-               _text(LEFT - 14, top + h + 4, f"band {lo:g}–{hi:g} °C", 10, FAINT, anchor="end")]
+        out = [
+            _rect(
+                self.x0,
+                y(hi),
+                self.x1 - self.x0,
+                y(lo) - y(hi),
+                f'fill="{CLIMATE}" fill-opacity="0.07"',
+            ),
+            _text(self.x1 + 4, y(hi) + 3, f"{hi:g}°", 9, FAINT),
+            _text(self.x1 + 4, y(lo) + 3, f"{lo:g}°", 9, FAINT),
+            _text(LEFT - 14, top + h + 4, f"band {lo:g}–{hi:g} °C", 10, FAINT, anchor="end"),
+        ]
         pts = [f"{x:.1f},{y(v):.1f}" for x, v in zip(self.xs, vals, strict=True) if v is not None]
-        out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{CLIMATE}" '
-                   f'stroke-width="1.8" stroke-linejoin="round"/>')
+        out.append(
+            f'<polyline points="{" ".join(pts)}" fill="none" stroke="{CLIMATE}" '
+            f'stroke-width="1.8" stroke-linejoin="round"/>'
+        )
         names = [f"{v:.1f} °C" if v is not None else None for v in vals]
-        items = [(self.xs[i] + 2, y(v) - 6, names[i] or "")
-                 for i in _settled(names, self.steady) if (v := vals[i]) is not None]
+        items = [
+            (self.xs[i] + 2, y(v) - 6, names[i] or "")
+            for i in _settled(names, self.steady)
+            if (v := vals[i]) is not None
+        ]
         return out + _labels(items, 10, CLIMATE)
 
 
-def render_svg(timeline: Timeline, start: float, end: float, *, title: str | None = None,
-               step_s: float = 60) -> str:
+def render_svg(
+    timeline: Timeline, start: float, end: float, *, title: str | None = None, step_s: float = 60
+) -> str:
     """Draw what `timeline` does to the room between wall times `start` and `end` (sampled
     every `step_s` seconds) as a self-contained SVG document."""
     if step_s <= 0:
@@ -355,23 +472,40 @@ def render_svg(timeline: Timeline, start: float, end: float, *, title: str | Non
     c = _Chart(timeline, start, end, step_s)
     arc, room = timeline.arc, timeline.room
     heading = title if title is not None else arc.title or arc.name
-    span = (f"{format_hmm(c.start - c.t0)} to {format_hmm(c.end - c.t0)} from the dose"
-            if c.t0 is not None else "no session in this window")
-    body = [_rect(0, 0, WIDTH, c.height, f'fill="{BG}"'),
-            _text(24, 34, heading, 20, TEXT, extra=' font-weight="600"'),
-            _text(24, 54, f"{room.room.name} · arc {arc.name} · {span}", 12, MUTED)]
+    span = (
+        f"{format_hmm(c.start - c.t0)} to {format_hmm(c.end - c.t0)} from the dose"
+        if c.t0 is not None
+        else "no session in this window"
+    )
+    body = [
+        _rect(0, 0, WIDTH, c.height, f'fill="{BG}"'),
+        _text(24, 34, heading, 20, TEXT, extra=' font-weight="600"'),
+        _text(24, 54, f"{room.room.name} · arc {arc.name} · {span}", 12, MUTED),
+    ]
     body += c.phases() + c.grid() + c.markers()
     for dev, top, h in c.lanes:
         body += [f'<g class="lane" id="lane-{_attr(dev.id)}">', *c.lane(dev, top, h), "</g>"]
-    body.append(_text(24, c.height - 12, "Light: height = perceived brightness, colour = the "
-                      "light's colour.  Music: volume; a gap is silence.  Time from the dose "
-                      "(H:MM).", 10, FAINT))
-    defs = ('<defs><linearGradient id="shade" x1="0" y1="0" x2="0" y2="1">'
-            f'<stop offset="0" stop-color="{BG}" stop-opacity="0"/>'
-            f'<stop offset="1" stop-color="{BG}" stop-opacity="0.55"/></linearGradient>'
-            '<pattern id="hatch" width="7" height="7" patternUnits="userSpaceOnUse" '
-            'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="7" stroke="#8d939c" '
-            'stroke-opacity="0.22" stroke-width="2"/></pattern></defs>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{c.height}" '
-            f'viewBox="0 0 {WIDTH} {c.height}" font-family="{_attr(FONT)}">\n'
-            f"<title>{escape(heading)}</title>\n{defs}\n" + "\n".join(body) + "\n</svg>\n")
+    body.append(
+        _text(
+            24,
+            c.height - 12,
+            "Light: height = perceived brightness, colour = the "
+            "light's colour.  Music: volume; a gap is silence.  Time from the dose "
+            "(H:MM).",
+            10,
+            FAINT,
+        )
+    )
+    defs = (
+        '<defs><linearGradient id="shade" x1="0" y1="0" x2="0" y2="1">'
+        f'<stop offset="0" stop-color="{BG}" stop-opacity="0"/>'
+        f'<stop offset="1" stop-color="{BG}" stop-opacity="0.55"/></linearGradient>'
+        '<pattern id="hatch" width="7" height="7" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="7" stroke="#8d939c" '
+        'stroke-opacity="0.22" stroke-width="2"/></pattern></defs>'
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{c.height}" '
+        f'viewBox="0 0 {WIDTH} {c.height}" font-family="{_attr(FONT)}">\n'
+        f"<title>{escape(heading)}</title>\n{defs}\n" + "\n".join(body) + "\n</svg>\n"
+    )

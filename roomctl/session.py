@@ -9,7 +9,7 @@ daemon picks their events up with `refresh()`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,6 +38,8 @@ class SessionControl:
         self.events: list[Event] = []
         self.prefs: Preferences = NO_PREFERENCES
         self.timeline: Timeline | None = None
+        # Called after every event this process appends (the daemon wakes its engine).
+        self.listeners: list[Callable[[], None]] = []
 
     @property
     def room_id(self) -> str:
@@ -123,6 +125,7 @@ class SessionControl:
             data["room"] = {k: dict(v) for k, v in room.items()}
         self.store.append(session_id, EventKind.START, data, by=by, at=self.clock.now())
         self.refresh()
+        self._notify()
         assert self.session is not None
         return self.session
 
@@ -138,7 +141,15 @@ class SessionControl:
         self._check(kind, payload)
         event = self.store.append(self.session.id, kind, payload, by=by, at=self.clock.now())
         self.refresh()
+        self._notify()
         return event
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception:  # a listener that raises is logged and skipped
+                log.exception("session listener failed")
 
     def adopt_manual_change(self, device_id: str, before: DeviceState, shown: DeviceState) -> None:
         """A change made at the device (wall switch, Sonos app) becomes a manual override."""

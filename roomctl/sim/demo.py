@@ -198,7 +198,16 @@ class DemoRoom:
             "storage": {"path": str(self.folder / "roomctl.db")},
             "mqtt": {"host": self.broker.host, "port": self.broker.port},
             "scenes_dir": str(PACKAGE_SCENES),
+            **self._clock_config(),
         }
+
+    def _clock_config(self) -> dict[str, Any]:
+        """A scaled clock is written into the config, so `roomctl session ...` from another
+        terminal shares the demo's session time."""
+        clock = self.clock
+        if not isinstance(clock, ScaledClock):
+            return {}
+        return {"clock": {"speed": clock.speed, "start": clock.start, "anchor": clock.anchor}}
 
     def _write_config(self) -> Path:
         path = self.folder / "config.yaml"
