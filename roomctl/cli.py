@@ -66,7 +66,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         )
         Path(args.svg).write_text(svg, encoding="utf-8")
     if args.json:
-        print(json.dumps(pv.as_json(rows), indent=2))
+        print(json.dumps(pv.as_json(lib.room, rows), indent=2))
     else:
         print(pv.as_text(arc, rows))
         if args.svg:

@@ -197,7 +197,10 @@ def _print_status(control: Any, as_json: bool) -> None:
                     "cue": st.cue,
                     "emergency": st.emergency,
                     "ended": st.ended,
-                    "devices": {k: device_json(v) for k, v in snap.devices.items()},
+                    "devices": {
+                        k: device_json(v, control.lib.room.device(k))
+                        for k, v in snap.devices.items()
+                    },
                 },
                 indent=2,
             )

@@ -75,7 +75,7 @@ def validate_payload(kind: EventKind, data: dict[str, Any]) -> None:
             raise SessionError(f"start: 't0' must be a time in seconds, got {data['t0']!r}")
     elif kind is EventKind.EXTEND:
         _need(kind, data, "minutes", (int, float))
-        if not 0 < data["minutes"] <= 240:
+        if not 1 <= data["minutes"] <= 240:
             raise SessionError(f"extend: minutes must be between 1 and 240, got {data['minutes']}")
     elif kind is EventKind.JUMP:
         _need(kind, data, "phase", str)

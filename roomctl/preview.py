@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from roomctl.arc import Arc, format_hmm, parse_hmm
+from roomctl.config import DeviceConfig, RoomConfig
 from roomctl.errors import RoomctlError
 from roomctl.events import Event, EventKind
 from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
@@ -42,15 +43,16 @@ def parse_times(values: list[str]) -> list[float]:
     return times
 
 
-def device_json(state: DeviceState) -> dict[str, Any]:
+def device_json(state: DeviceState, device: DeviceConfig | None = None) -> dict[str, Any]:
+    """A device's channels as JSON: only the channels the device has."""
     if isinstance(state, LightState):
-        return {
-            "on": state.on,
-            "brightness_pct": state.brightness_pct,
-            "color_temp_k": state.color_temp_k,
-            "hue": state.hue,
-            "saturation": state.saturation,
-        }
+        out: dict[str, Any] = {"on": state.on, "brightness_pct": state.brightness_pct}
+        if device is None or device.has_color_temp:
+            out["color_temp_k"] = state.color_temp_k
+        if device is None or device.has_hue:
+            out["hue"] = state.hue
+            out["saturation"] = state.saturation
+        return out
     if isinstance(state, SwitchState):
         return {"on": state.on}
     if isinstance(state, PlayerState):
@@ -85,12 +87,14 @@ def preview(timeline: Timeline, times: list[float]) -> list[tuple[float, Snapsho
     return [(t, timeline.at(PREVIEW_T0 + t)) for t in times]
 
 
-def as_json(rows: list[tuple[float, Snapshot]]) -> list[dict[str, Any]]:
+def as_json(room: RoomConfig, rows: list[tuple[float, Snapshot]]) -> list[dict[str, Any]]:
     return [
         {
             "at": format_hmm(t),
             "phase": snap.status.phase if snap.status else None,
-            "devices": {dev: device_json(state) for dev, state in snap.devices.items()},
+            "devices": {
+                dev: device_json(state, room.device(dev)) for dev, state in snap.devices.items()
+            },
         }
         for t, snap in rows
     ]

@@ -584,3 +584,25 @@ def test_process_refused_command_prints_only_the_error(config: Path) -> None:
     done = cli("session", "cue", "tlak", "--config", str(config), cwd=config.parent)
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["roomctl: no cue scene 'tlak'; cues: talk, break, check-in"]
+
+
+def test_preview_json_lists_only_the_channels_each_device_has(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "devices:\n",
+        "devices:\n"
+        '  - {id: reading, driver: kasa, host: "192.168.1.42", zone: lamp, model: dimmer}\n'
+        '  - {id: side, driver: kasa, host: "192.168.1.43", zone: lamp, model: white_bulb}\n',
+    )
+    text = text.replace("scenes_dir: scenes", f"scenes_dir: {ROOT / 'scenes'}")
+    config = tmp_path / "config.yaml"
+    config.write_text(text, encoding="utf-8")
+    code, out, _ = run(
+        capsys, "preview", "psilocybin", "--config", str(config), "--at", "2:30", "--json"
+    )
+    assert code == 0
+    devices = json.loads(out)[0]["devices"]
+    assert set(devices["reading"]) == {"on", "brightness_pct"}
+    assert set(devices["side"]) == {"on", "brightness_pct", "color_temp_k"}
+    assert devices["side"]["color_temp_k"] == 2200
