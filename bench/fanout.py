@@ -61,7 +61,7 @@ from roomctl.sim.kasa import KasaEmulator, Model
 from roomctl.sim.sonos import SonosEmulator
 from roomctl.sim.z2m import Z2MLightEmulator
 from roomctl.state import DeviceState, LightState, PlayerState
-from roomctl.steps import apply_state
+from roomctl.steps import apply_state, quantize
 
 __all__ = ["LATENCY_S", "SlowZ2MLightEmulator", "run"]
 
@@ -233,13 +233,13 @@ class Room:
 def targets(configs: Sequence[DeviceConfig], variant: int) -> dict[str, DeviceState]:
     """Two clearly different states per device (variant 0 and 1), each one command.
 
-    Volumes differ by 4: the engine's safety limit lets volume rise at most 6 steps in 10 s
-    (`EngineSettings.max_volume_rise_per_10s`), so a larger rise would be held back on purpose.
+    Volumes differ by one step: the engine's safety limit raises volume one step at a time,
+    no faster than `max_volume_rise_per_10s`, so a larger rise would be held back on purpose.
     """
     out: dict[str, DeviceState] = {}
     for cfg in configs:
         if isinstance(cfg, SonosDeviceConfig):
-            out[cfg.id] = PlayerState(source=None, volume=(12, 16)[variant])
+            out[cfg.id] = PlayerState(source=None, volume=(12, 13)[variant])
             continue
         brightness = (30.0, 70.0)[variant]
         kelvin = (2700, 3500)[variant] if cfg.has_color_temp else None
@@ -359,7 +359,10 @@ async def _until_landed(
 async def measure_engine(room: Room, repeats: int) -> EngineRounds:
     """The engine's parallel path: change what `desired` returns, wake, wait for every ack."""
     devices = room.build()
-    states = [targets(room.configs, v) for v in (0, 1)]
+    # As the devices can show them (Zigbee2MQTT has 254 levels): what the engine acknowledges.
+    states = [
+        {d: quantize(devices[d], s) for d, s in targets(room.configs, v).items()} for v in (0, 1)
+    ]
     current = {"variant": 0}
 
     def desired(t: float) -> Mapping[str, DeviceState]:

@@ -70,6 +70,7 @@ class _Link:
     last_read_at: float = 0.0
     rejected: DeviceState | None = None  # the last command the device refused; not re-sent
     rise: tuple[float, int] | None = None  # (when, from which volume) the current rise began
+    last_up: float = float("-inf")  # when the volume last went up
 
 
 class Engine:
@@ -204,8 +205,8 @@ class Engine:
         ):
             link.rise = None
             return state
-        if link.rise is None:
-            link.rise = (now, landed.volume)
+        if link.rise is None:  # a new rise: its first step may go now, if the last one was long ago
+            link.rise = (max(now - self._rise_interval, link.last_up), landed.volume)
         since, base = link.rise
         cap = base + int((now - since) / self._rise_interval + 1e-9)
         return PlayerState(state.source, max(landed.volume, min(state.volume, cap)))
@@ -310,6 +311,13 @@ class Engine:
 
     def _landed(self, link: _Link, state: DeviceState, now: float) -> None:
         health = link.health
+        before = health.landed
+        if (
+            isinstance(state, PlayerState)
+            and isinstance(before, PlayerState)
+            and (state.volume or 0) > (before.volume or 0)
+        ):
+            link.last_up = now
         if not health.available:
             log.info("%s: available", link.device.device_id)
         health.available, health.failures, health.last_error = True, 0, None

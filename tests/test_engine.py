@@ -213,3 +213,30 @@ async def test_off_the_curve_catches_up_calmly_unless_urgent(
     _, state, transition = lamp.commands[-1]
     assert state.brightness_pct == 100
     assert transition == expected_transition
+
+
+async def test_one_step_up_goes_at_once_but_steps_keep_their_spacing() -> None:
+    clock = VirtualClock(T0)
+    spk = MemoryPlayer("spk", clock)
+    spk.volume = 10
+    target = {"v": 10}
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"spk": PlayerState(source=Source(kind="favorite", name="Calm"), volume=target["v"])}
+
+    engine = Engine({"spk": spk}, desired, clock, EngineSettings(max_volume_rise_per_10s=6))
+    task = asyncio.create_task(engine.run())
+    await clock.advance(5)
+    target["v"] = 11  # a facilitator nudges the volume up one step
+    engine.wake()
+    await clock.advance(0.5)
+    assert spk.volume == 11
+    target["v"] = 12  # and again straight away: this step waits its turn (10 / 6 s)
+    engine.wake()
+    await clock.advance(0.5)
+    assert spk.volume == 11
+    await clock.advance(2)
+    assert spk.volume == 12
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
