@@ -212,7 +212,7 @@ def _device_state(dev: DeviceConfig, values: dict[ChannelKey, Value]) -> DeviceS
         if level < 0.5:
             return LightState(on=False)
         color = values.get((dev.id, "color"))
-        bri = round(min(100.0, max(1.0, level)), 1)
+        bri = round(min(100.0, level), 2)  # ≥ 0.5: drivers round to their own scale
         if isinstance(color, Color) and color.kelvin is not None:
             return LightState(on=True, brightness_pct=bri, color_temp_k=round(color.kelvin))
         if isinstance(color, Color):

@@ -26,7 +26,8 @@ __all__ = [
 class LightState:
     """A light.  Colour is either colour temperature or hue/saturation (or neither: white-only).
 
-    brightness_pct is 1..100 when on; an off light keeps brightness_pct None.
+    brightness_pct is 0.5..100 when on (drivers round it to the device's own scale, never below
+    its lowest level); an off light keeps brightness_pct None.
     """
 
     on: bool

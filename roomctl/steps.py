@@ -25,10 +25,13 @@ def quantize(device: Device, state: DeviceState) -> DeviceState:
         bri = state.brightness_pct
         if bri is not None:
             bri = max(1, round(bri * levels / 100.0)) * 100.0 / levels
+        kelvin, limits = state.color_temp_k, device.color_temp_range_k
+        if kelvin is not None and limits is not None:
+            kelvin = max(limits[0], min(limits[1], kelvin))
         return LightState(
             on=True,
             brightness_pct=bri,
-            color_temp_k=state.color_temp_k,
+            color_temp_k=kelvin,
             hue=None if state.hue is None else round(state.hue) % 360.0,
             saturation=None if state.saturation is None else float(round(state.saturation)),
         )

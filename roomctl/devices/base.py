@@ -59,6 +59,11 @@ class Light(Device):
         return True
 
     @property
+    def color_temp_range_k(self) -> tuple[int, int] | None:
+        """The colour temperatures the light can show (None: unknown or none)."""
+        return None
+
+    @property
     def brightness_levels(self) -> int:
         """How many brightness levels the device has between off and full (Kasa: 100)."""
         return 100

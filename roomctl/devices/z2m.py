@@ -228,6 +228,10 @@ class Z2MLight(Light):
         return self.config.color
 
     @property
+    def color_temp_range_k(self) -> tuple[int, int] | None:
+        return self.config.color_temp_range_k if self.config.color_temp else None
+
+    @property
     def brightness_levels(self) -> int:
         return 254
 
