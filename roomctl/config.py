@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 __all__ = [
     "ClockConfig",
+    "EngineConfig",
     "DeviceConfig",
     "DeviceKind",
     "EmergencyConfig",
@@ -264,6 +265,17 @@ class WebConfig(Frozen):
     port: int = Field(default=8080, gt=0, lt=65536)
 
 
+class EngineConfig(Frozen):
+    """How roomctl drives the devices."""
+
+    # How often a device at rest is read back (0: never), to notice changes made at a wall
+    # switch or in the Sonos app; with adopt_manual_changes they become manual overrides.
+    readback_s: float = Field(default=30, ge=0, le=3600)
+    adopt_manual_changes: bool = True
+    # A light far off its curve (first contact, back from an outage) gets there over this long.
+    catch_up_s: float = Field(default=10, ge=0, le=600)
+
+
 class ClockConfig(Frozen):
     """A faster clock for demonstrations and rehearsals: session time `start` at real time
     `anchor` (epoch seconds), running `speed` times faster.  Leave out for real sessions."""
@@ -283,6 +295,7 @@ class RoomConfig(Frozen):
     mqtt: MqttConfig | None = None
     web: WebConfig = WebConfig()
     scenes_dir: str = "scenes"
+    engine: EngineConfig = EngineConfig()
     clock: ClockConfig | None = None
 
     @model_validator(mode="after")

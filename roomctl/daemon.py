@@ -38,9 +38,12 @@ class Daemon:
     ) -> None:
         self.lib = lib
         self.clock = clock
-        safety = lib.room.safety
+        safety, engine = lib.room.safety, lib.room.engine
         self.settings = settings or EngineSettings(
-            max_volume_rise_per_10s=safety.max_volume_rise_per_10s
+            max_volume_rise_per_10s=safety.max_volume_rise_per_10s,
+            readback_s=engine.readback_s,
+            adopt_manual_changes=engine.adopt_manual_changes,
+            catch_up_s=engine.catch_up_s,
         )
         self.poll_s = poll_s
         self.store: Store | None = None

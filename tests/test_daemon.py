@@ -675,3 +675,22 @@ async def test_an_engine_worker_never_swallows_its_cancellation() -> None:
                 if (await asyncio.wait({task}, timeout=0.5))[0]:
                     break
     assert not ignored, f"the engine ignored a cancellation {ignored} loop turns after a wake"
+
+
+def test_engine_settings_come_from_the_config(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "config.example.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "engine: {readback_s: 30, adopt_manual_changes: true, catch_up_s: 10}",
+        "engine: {readback_s: 0, adopt_manual_changes: false, catch_up_s: 20}",
+    ).replace("scenes_dir: scenes", f"scenes_dir: {root / 'scenes'}")
+    config = tmp_path / "config.yaml"
+    config.write_text(text, encoding="utf-8")
+    daemon = Daemon(load_library(config), SystemClock())
+    settings = daemon.settings
+    assert (settings.readback_s, settings.adopt_manual_changes, settings.catch_up_s) == (
+        0,
+        False,
+        20,
+    )
+    assert settings.max_volume_rise_per_10s == 6
