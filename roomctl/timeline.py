@@ -16,9 +16,8 @@ changes without fading.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from roomctl.arc import Arc
@@ -34,130 +33,27 @@ from roomctl.channels import (
     device_states,
     scene_targets,
 )
-from roomctl.color import ease
 from roomctl.config import DeviceKind, RoomConfig
 from roomctl.events import Event, EventKind
 from roomctl.prefs import NO_PREFERENCES, Preferences, band, resolve
 from roomctl.scene import SILENCE, Scene
 from roomctl.session_values import initial_values, override_values
-from roomctl.state import DeviceState
+from roomctl.timeline_state import (
+    Fold,
+    Layer,
+    MarkerStatus,
+    OutSeg,
+    Override,
+    Seg,
+    SessionStatus,
+    Snapshot,
+    status_of,
+)
 
-__all__ = ["Layer", "SessionStatus", "Snapshot", "Timeline"]
+__all__ = ["Layer", "MarkerStatus", "SessionStatus", "Snapshot", "Timeline"]
 
-DEFAULT_SOURCE_FADE_S = 16.0
-EMERGENCY_MIN_PCT = 50.0  # fade out, switch, fade in: 8 s each way
-
-
-class Layer(enum.IntEnum):
-    KEEP = -1  # no layer sets the channel any more: it keeps what it showed
-    ARC = 0
-    OVERRIDE = 1
-    CUE = 2
-    EMERGENCY = 3
-
-
-@dataclass(slots=True)
-class Seg:
-    """A fade from `frm` to `to` starting at `start` (arc or wall seconds)."""
-
-    start: float
-    frm: Value | None
-    to: Value
-    fade: float
-    curve: str
-
-    def progress(self, now: float) -> float:
-        return 1.0 if self.fade <= 0 else ease((now - self.start) / self.fade, self.curve)
-
-
-@dataclass(slots=True)
-class OutSeg:
-    start: float  # wall time
-    frm: Value | None
-    owner: Layer
-    fade: float
-    curve: str
-    start_arc: float = 0.0  # arc time at the start, for fades that stop while the arc is held
-    arc_time: bool = False  # caused by the arc (a phase change): progresses in arc time
-    relaxed: bool = False  # coming down from the emergency: comfort caps apply at the end
-
-    def progress(self, f: _Fold) -> float:
-        if self.fade <= 0:
-            return 1.0
-        elapsed = f.arc - self.start_arc if self.arc_time else f.wall - self.start
-        return ease(elapsed / self.fade, self.curve)
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    value: Value
-    until: str
-    by: str
-
-
-@dataclass(frozen=True, slots=True)
-class MarkerStatus:
-    name: str
-    at_s: float
-    until_s: float | None
-    state: str  # "upcoming" | "now" | "past"
-    note: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionStatus:
-    arc: str
-    started_at: float
-    t0: float  # wall time of the dose (planned until a dose event says otherwise)
-    dosed: bool
-    arc_clock_s: float
-    phase: str
-    phase_index: int
-    phase_started_at: float
-    phase_ends_at: float | None  # wall estimate; None while held or open-ended
-    next_phase: str | None
-    held: bool
-    cue: str | None
-    emergency: bool
-    overrides: tuple[tuple[str, str, Any], ...]
-    markers: tuple[MarkerStatus, ...]
-    ended: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    t: float
-    devices: dict[str, DeviceState]
-    status: SessionStatus | None  # None: no session started
-
-
-@dataclass
-class _Fold:
-    """Mutable state while folding the event log; lives only inside Timeline.at()."""
-
-    wall: float
-    arc: float
-    started_at: float
-    t0: float
-    idx: int = 0
-    phase_start: float = 0.0
-    phase_started_at: float = 0.0
-    durations: list[float | None] = field(default_factory=list)
-    holding: bool = False
-    emergency: bool = False
-    dosed: bool = False
-    ended: bool = False
-    cue: str | None = None
-    cue_targets: dict[ChannelKey, Value] = field(default_factory=dict)
-    arc_segs: dict[ChannelKey, Seg] = field(default_factory=dict)
-    overrides: dict[ChannelKey, Override] = field(default_factory=dict)
-    out: dict[ChannelKey, OutSeg] = field(default_factory=dict)
-    initial: dict[ChannelKey, Value] = field(default_factory=dict)
-    frozen: dict[ChannelKey, Value] | None = None
-
-    @property
-    def paused(self) -> bool:
-        return self.holding or self.emergency or self.ended
+DEFAULT_SOURCE_FADE_S = 16.0  # fade out, switch, fade in: at least 8 s each way
+EMERGENCY_MIN_PCT = 50.0  # an emergency scene may choose its light, never dimmer than this
 
 
 class Timeline:
@@ -206,7 +102,9 @@ class Timeline:
             self._apply(f, ev)
         self._advance(f, t)
         values = f.frozen if f.frozen is not None else self._values(f)
-        return Snapshot(t=t, devices=device_states(self.room, values), status=self._status(f))
+        return Snapshot(
+            t=t, devices=device_states(self.room, values), status=status_of(self.arc, f)
+        )
 
     def scene_channels(self, name: str) -> dict[ChannelKey, Value]:
         """Channel targets of a scene after the client's preferences and the safety limits."""
@@ -217,7 +115,7 @@ class Timeline:
 
     # ------------------------------------------------------------ the fold
 
-    def _begin(self, start: Event) -> _Fold:
+    def _begin(self, start: Event) -> Fold:
         data = start.data
         if isinstance(data.get("t0"), int | float):
             t0 = float(data["t0"])
@@ -227,14 +125,14 @@ class Timeline:
             arc_now = self.arc.starts_at
             t0 = start.at - self.arc.starts_at
             dosed = False
-        f = _Fold(wall=start.at, arc=arc_now, started_at=start.at, t0=t0, dosed=dosed)
+        f = Fold(wall=start.at, arc=arc_now, started_at=start.at, t0=t0, dosed=dosed)
         f.durations = [p.duration for p in self.arc.phases]
         f.initial = initial_values(self.room, data.get("room"))
         idx, phase_start = self._phase_containing(f, arc_now)
         self._enter(f, idx, phase_start)
         return f
 
-    def _phase_containing(self, f: _Fold, arc_time: float) -> tuple[int, float]:
+    def _phase_containing(self, f: Fold, arc_time: float) -> tuple[int, float]:
         starts = self.arc.nominal_starts()
         idx = 0
         for i, s in enumerate(starts):
@@ -242,7 +140,7 @@ class Timeline:
                 idx = i
         return idx, min(starts[idx], arc_time) if idx == 0 else starts[idx]
 
-    def _advance(self, f: _Fold, t: float) -> None:
+    def _advance(self, f: Fold, t: float) -> None:
         while t > f.wall:
             if f.paused:
                 f.wall = t
@@ -258,7 +156,7 @@ class Timeline:
             f.arc += t - f.wall
             f.wall = t
 
-    def _enter(self, f: _Fold, idx: int, phase_start: float) -> None:
+    def _enter(self, f: Fold, idx: int, phase_start: float) -> None:
         phase = self.arc.phases[idx]
         scene = self.scenes[phase.scene]
         f.idx, f.phase_start, f.phase_started_at = idx, phase_start, f.wall
@@ -280,7 +178,7 @@ class Timeline:
             f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s), before, arc_time=True
         )
 
-    def _apply(self, f: _Fold, ev: Event) -> None:  # noqa: PLR0912 - one branch per kind
+    def _apply(self, f: Fold, ev: Event) -> None:  # noqa: PLR0912 - one branch per kind
         if f.ended:
             return
         kind, data = ev.kind, ev.data
@@ -327,7 +225,7 @@ class Timeline:
             f.frozen = self._values(f)
             f.ended = True
 
-    def _dose(self, f: _Fold) -> None:
+    def _dose(self, f: Fold) -> None:
         """T0 is now: the arc clock becomes 0:00 and the phase around 0:00 takes over."""
         delta = -f.arc
         for seg in f.arc_segs.values():
@@ -342,7 +240,7 @@ class Timeline:
         else:
             f.phase_start = phase_start
 
-    def _override(self, f: _Fold, ev: Event, before: dict[ChannelKey, Value | None]) -> None:
+    def _override(self, f: Fold, ev: Event, before: dict[ChannelKey, Value | None]) -> None:
         device = ev.data["device"]
         try:
             dev = self.room.device(device)
@@ -360,7 +258,7 @@ class Timeline:
 
     # -------------------------------------------------------- layers, values
 
-    def _owner(self, f: _Fold, key: ChannelKey) -> Layer | None:
+    def _owner(self, f: Fold, key: ChannelKey) -> Layer | None:
         if f.emergency and key in self._emergency:
             return Layer.EMERGENCY
         if key in f.cue_targets:
@@ -371,12 +269,12 @@ class Timeline:
             return Layer.ARC
         return None
 
-    def _shown(self, f: _Fold) -> dict[ChannelKey, Value | None]:
+    def _shown(self, f: Fold) -> dict[ChannelKey, Value | None]:
         return {key: self._value(f, key) for key in f.out}
 
     def _reown(
         self,
-        f: _Fold,
+        f: Fold,
         fade_for: Callable[[Channel], float],
         before: dict[ChannelKey, Value | None],
         force: set[ChannelKey] | None = None,
@@ -409,17 +307,17 @@ class Timeline:
             relaxed = seg is not None and seg.owner is Layer.EMERGENCY and owner is not seg.owner
             f.out[key] = OutSeg(f.wall, frm, owner, fade, curve, f.arc, arc_time, relaxed)
 
-    def _arc_value(self, f: _Fold, key: ChannelKey) -> Value | None:
+    def _arc_value(self, f: Fold, key: ChannelKey) -> Value | None:
         seg = f.arc_segs.get(key)
         if seg is None:
             return f.initial.get(key)
         return blend(key[1], seg.frm, seg.to, seg.progress(f.arc), self.limits.avoid)
 
-    def _top_value(self, f: _Fold, key: ChannelKey) -> Value | None:
+    def _top_value(self, f: Fold, key: ChannelKey) -> Value | None:
         owner = self._owner(f, key)
         return None if owner is None else self._layer_value(f, owner, key)
 
-    def _layer_value(self, f: _Fold, layer: Layer, key: ChannelKey) -> Value | None:
+    def _layer_value(self, f: Fold, layer: Layer, key: ChannelKey) -> Value | None:
         if layer is Layer.KEEP:
             return None
         if layer is Layer.EMERGENCY:
@@ -430,7 +328,7 @@ class Timeline:
             return f.overrides[key].value
         return self._arc_value(f, key)
 
-    def _value(self, f: _Fold, key: ChannelKey) -> Value | None:
+    def _value(self, f: Fold, key: ChannelKey) -> Value | None:
         """What channel `key` shows at the fold's current time (before the clamp)."""
         seg = f.out.get(key)
         if seg is None:
@@ -442,7 +340,7 @@ class Timeline:
             target = clamp(key, target, self.limits)
         return blend(key[1], seg.frm, target, seg.progress(f), self.limits.avoid)
 
-    def _values(self, f: _Fold) -> dict[ChannelKey, Value]:
+    def _values(self, f: Fold) -> dict[ChannelKey, Value]:
         out: dict[ChannelKey, Value] = {}
         for key, seg in f.out.items():
             value = self._value(f, key)
@@ -521,58 +419,7 @@ class Timeline:
 
     # --------------------------------------------------------------- status
 
-    def _status(self, f: _Fold) -> SessionStatus:
-        phases = self.arc.phases
-        phase = phases[f.idx]
-        dur = f.durations[f.idx]
-        ends: float | None = None
-        if dur is not None and not f.paused:
-            ends = f.wall + (f.phase_start + dur - f.arc)
-        dose_clock = f.wall - f.t0
-        markers = tuple(
-            MarkerStatus(
-                m.name,
-                m.at,
-                m.until,
-                "upcoming"
-                if dose_clock < m.at
-                else "now"
-                if dose_clock <= (m.until if m.until is not None else m.at + 600)
-                else "past",
-                m.note,
-            )
-            for m in self.arc.markers
-        )
-        return SessionStatus(
-            arc=self.arc.name,
-            started_at=f.started_at,
-            t0=f.t0,
-            dosed=f.dosed,
-            arc_clock_s=f.arc,
-            phase=phase.name,
-            phase_index=f.idx,
-            phase_started_at=f.phase_started_at,
-            phase_ends_at=ends,
-            next_phase=phases[f.idx + 1].name if f.idx + 1 < len(phases) else None,
-            held=f.holding or f.emergency,
-            cue=f.cue,
-            emergency=f.emergency,
-            overrides=tuple((k[0], k[1], _plain(o.value)) for k, o in sorted(f.overrides.items())),
-            markers=markers,
-            ended=f.ended,
-        )
-
 
 def _matches(key: ChannelKey, data: Mapping[str, Any]) -> bool:
     device = data.get("device")
     return device is None or device == key[0]
-
-
-def _plain(value: Value) -> Any:
-    if isinstance(value, Color):
-        if value.kelvin is not None:
-            return {"color_temp_k": round(value.kelvin)}
-        return {"hue": round(value.hue, 1), "saturation": round(value.saturation, 1)}
-    if isinstance(value, Sound):
-        return str(value.source)
-    return value

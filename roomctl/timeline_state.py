@@ -1,0 +1,192 @@
+"""The timeline's working state: layers, fades, and the fold's mutable state, and the session
+status it reports.  Used only by roomctl.timeline (and re-exported there)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from roomctl.arc import Arc
+from roomctl.channels import ChannelKey, Color, Sound, Value
+from roomctl.color import ease
+from roomctl.state import DeviceState
+
+__all__ = [
+    "Fold",
+    "Layer",
+    "MarkerStatus",
+    "OutSeg",
+    "Override",
+    "Seg",
+    "SessionStatus",
+    "Snapshot",
+    "plain",
+    "status_of",
+]
+
+
+class Layer(enum.IntEnum):
+    KEEP = -1  # no layer sets the channel any more: it keeps what it showed
+    ARC = 0
+    OVERRIDE = 1
+    CUE = 2
+    EMERGENCY = 3
+
+
+@dataclass(slots=True)
+class Seg:
+    """A fade from `frm` to `to` starting at `start` (arc or wall seconds)."""
+
+    start: float
+    frm: Value | None
+    to: Value
+    fade: float
+    curve: str
+
+    def progress(self, now: float) -> float:
+        return 1.0 if self.fade <= 0 else ease((now - self.start) / self.fade, self.curve)
+
+
+@dataclass(slots=True)
+class OutSeg:
+    start: float  # wall time
+    frm: Value | None
+    owner: Layer
+    fade: float
+    curve: str
+    start_arc: float = 0.0  # arc time at the start, for fades that stop while the arc is held
+    arc_time: bool = False  # caused by the arc (a phase change): progresses in arc time
+    relaxed: bool = False  # coming down from the emergency: comfort caps apply at the end
+
+    def progress(self, f: Fold) -> float:
+        if self.fade <= 0:
+            return 1.0
+        elapsed = f.arc - self.start_arc if self.arc_time else f.wall - self.start
+        return ease(elapsed / self.fade, self.curve)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    value: Value
+    until: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerStatus:
+    name: str
+    at_s: float
+    until_s: float | None
+    state: str  # "upcoming" | "now" | "past"
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    arc: str
+    started_at: float
+    t0: float  # wall time of the dose (planned until a dose event says otherwise)
+    dosed: bool
+    arc_clock_s: float
+    phase: str
+    phase_index: int
+    phase_started_at: float
+    phase_ends_at: float | None  # wall estimate; None while held or open-ended
+    next_phase: str | None
+    held: bool
+    cue: str | None
+    emergency: bool
+    overrides: tuple[tuple[str, str, Any], ...]
+    markers: tuple[MarkerStatus, ...]
+    ended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float
+    devices: dict[str, DeviceState]
+    status: SessionStatus | None  # None: no session started
+
+
+@dataclass
+class Fold:
+    """Mutable state while folding the event log; lives only inside Timeline.at()."""
+
+    wall: float
+    arc: float
+    started_at: float
+    t0: float
+    idx: int = 0
+    phase_start: float = 0.0
+    phase_started_at: float = 0.0
+    durations: list[float | None] = field(default_factory=list)
+    holding: bool = False
+    emergency: bool = False
+    dosed: bool = False
+    ended: bool = False
+    cue: str | None = None
+    cue_targets: dict[ChannelKey, Value] = field(default_factory=dict)
+    arc_segs: dict[ChannelKey, Seg] = field(default_factory=dict)
+    overrides: dict[ChannelKey, Override] = field(default_factory=dict)
+    out: dict[ChannelKey, OutSeg] = field(default_factory=dict)
+    initial: dict[ChannelKey, Value] = field(default_factory=dict)
+    frozen: dict[ChannelKey, Value] | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.holding or self.emergency or self.ended
+
+
+def status_of(arc: Arc, f: Fold) -> SessionStatus:
+    """Where the session is, for tablets, the CLI and the session record."""
+    phases = arc.phases
+    phase = phases[f.idx]
+    dur = f.durations[f.idx]
+    ends: float | None = None
+    if dur is not None and not f.paused:
+        ends = f.wall + (f.phase_start + dur - f.arc)
+    dose_clock = f.wall - f.t0
+    markers = tuple(
+        MarkerStatus(
+            m.name,
+            m.at,
+            m.until,
+            "upcoming"
+            if dose_clock < m.at
+            else "now"
+            if dose_clock <= (m.until if m.until is not None else m.at + 600)
+            else "past",
+            m.note,
+        )
+        for m in arc.markers
+    )
+    return SessionStatus(
+        arc=arc.name,
+        started_at=f.started_at,
+        t0=f.t0,
+        dosed=f.dosed,
+        arc_clock_s=f.arc,
+        phase=phase.name,
+        phase_index=f.idx,
+        phase_started_at=f.phase_started_at,
+        phase_ends_at=ends,
+        next_phase=phases[f.idx + 1].name if f.idx + 1 < len(phases) else None,
+        held=f.holding or f.emergency,
+        cue=f.cue,
+        emergency=f.emergency,
+        overrides=tuple((k[0], k[1], plain(o.value)) for k, o in sorted(f.overrides.items())),
+        markers=markers,
+        ended=f.ended,
+    )
+
+
+def plain(value: Value) -> Any:
+    """A channel value as plain JSON-able data."""
+    if isinstance(value, Color):
+        if value.kelvin is not None:
+            return {"color_temp_k": round(value.kelvin)}
+        return {"hue": round(value.hue, 1), "saturation": round(value.saturation, 1)}
+    if isinstance(value, Sound):
+        return str(value.source)
+    return value
