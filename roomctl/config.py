@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 __all__ = [
     "ClockConfig",
-    "EngineConfig",
     "DeviceConfig",
     "DeviceKind",
     "EmergencyConfig",
+    "EngineConfig",
     "FadeLimits",
     "KasaCredentials",
     "KasaDeviceConfig",

@@ -16,6 +16,7 @@ changes without fading.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -84,27 +85,40 @@ class Timeline:
         )
         self._relaxed = replace(self.limits, brightness_max_pct=100.0)
         self._resolved: dict[str, dict[ChannelKey, Value]] = {}
+        self._start = next((e for e in self.events if e.kind is EventKind.START), None)
+        self._times = [e.at for e in self.events]
+        self._checkpoints: dict[int, Fold] = {}
         self._emergency = self._emergency_targets()
 
     # ----------------------------------------------------------------- public
 
     def at(self, t: float) -> Snapshot:
-        start = next((e for e in self.events if e.kind is EventKind.START), None)
+        start = self._start
         if start is None or start.at > t:
             return Snapshot(t=t, devices={}, status=None)
-        f = self._begin(start)
-        for ev in self.events:
-            if ev.at > t:
-                break
-            if ev is start or ev.at < start.at:
-                continue
-            self._advance(f, ev.at)
-            self._apply(f, ev)
+        f = self._folded(bisect.bisect_right(self._times, t))
         self._advance(f, t)
         values = f.frozen if f.frozen is not None else self._values(f)
         return Snapshot(
             t=t, devices=device_states(self.room, values), status=status_of(self.arc, f)
         )
+
+    def _folded(self, n: int) -> Fold:
+        """A fresh copy of the fold after the first `n` events (cached: the engine asks about
+        many moments after the same events, and refolding a 12-hour log each time is slow)."""
+        cached = self._checkpoints.get(n)
+        if cached is None:
+            assert self._start is not None
+            cached = self._begin(self._start)
+            for ev in self.events[:n]:
+                if ev is self._start or ev.at < self._start.at:
+                    continue
+                self._advance(cached, ev.at)
+                self._apply(cached, ev)
+            if len(self._checkpoints) >= 8:
+                self._checkpoints.pop(next(iter(self._checkpoints)))
+            self._checkpoints[n] = cached
+        return cached.copy()
 
     def scene_channels(self, name: str) -> dict[ChannelKey, Value]:
         """Channel targets of a scene after the client's preferences and the safety limits."""

@@ -4,7 +4,7 @@ status it reports.  Used only by roomctl.timeline (and re-exported there)."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from roomctl.arc import Arc
@@ -132,6 +132,18 @@ class Fold:
     out: dict[ChannelKey, OutSeg] = field(default_factory=dict)
     initial: dict[ChannelKey, Value] = field(default_factory=dict)
     frozen: dict[ChannelKey, Value] | None = None
+
+    def copy(self) -> Fold:
+        """A copy that can be advanced without changing this one (segments are replaced, never
+        changed, once events are folded in)."""
+        return replace(
+            self,
+            durations=list(self.durations),
+            cue_targets=dict(self.cue_targets),
+            arc_segs=dict(self.arc_segs),
+            overrides=dict(self.overrides),
+            out=dict(self.out),
+        )
 
     @property
     def paused(self) -> bool:

@@ -8,6 +8,7 @@ All times are wall seconds after the START event at T.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -838,3 +839,26 @@ def test_music_source_switch_in_a_custom_arc_never_cuts(lib: Library) -> None:
     for a, b in itertools.pairwise(samples):
         if a.source != b.source:
             assert (a.volume or 0) <= 2 and (b.volume or 0) <= 2
+
+
+def test_cached_folds_give_the_same_room_in_any_order_of_asking(lib: Library) -> None:
+    events = (
+        (900, K.CUE_ON, {"cue": "talk"}),
+        (1500, K.CUE_OFF, {}),
+        (2000, K.DOSE, {}),
+        (4000, K.HOLD, {}),
+        (4600, K.RESUME, {}),
+        (6000, K.EXTEND, {"minutes": 20}),
+        (7000, K.EMERGENCY_ON, {}),
+        (7100, K.EMERGENCY_CLEAR, {}),
+        (9000, K.ADVANCE, {}),
+    )
+    times = [float(t) for t in range(0, 12 * 3600, 397)]
+    shared = make(lib, "psilocybin", *events)
+    rng = random.Random(7)
+    order = times[:]
+    rng.shuffle(order)
+    asked = {t: snap(shared, t) for t in order}  # one timeline, asked out of order
+    for t in times:
+        fresh = snap(make(lib, "psilocybin", *events), t)
+        assert asked[t] == fresh, t
