@@ -2,7 +2,7 @@
 
 /opt/venv/bin/python -m bench                  # all, recorded (about 2 minutes)
 /opt/venv/bin/python -m bench --quick          # fewer rounds, the first 2:30 of the arc
-/opt/venv/bin/python -m bench --only fade      # one benchmark (fanout | fade)
+/opt/venv/bin/python -m bench --only fade      # one benchmark (fanout | fade | timeline)
 /opt/venv/bin/python -m bench --no-record      # print only
 """
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import Figure, fade_budget, fanout, machine_line, print_table
+from bench import Figure, fade_budget, fanout, machine_line, print_table, timeline
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -43,6 +43,9 @@ How the figures are made:
   concurrency itself costs here); "naive" is `await apply_state(...)` in a loop.  Measured
   twice: emulators in a separate process, and on the bench's own event loop.  Engine read-back
   off; rounds 1 s apart (the engine's 2-commands-a-second limit never applies).
+- **timeline** (`bench/timeline.py`): `Timeline.at()` on the psilocybin arc with 0, 50, 200
+  and 1000 events in the log (cues, overrides, holds, notes): the first call folds the log, later
+  calls copy that fold and advance it (the engine asks about many moments per round).
 - **fade budget** (`bench/fade_budget.py`): the psilocybin arc (8:30 plus one minute) through
   SessionControl, the real Engine (daemon settings) and drivers into emulators of
   config.example.yaml's room (+ a Kasa dimmer).  Lock-step virtual clock: session time stands
@@ -94,13 +97,15 @@ async def _run(quick: bool, only: str | None) -> list[Figure]:
         figures += await fanout.run(quick=quick)
     if only in (None, "fade"):
         figures += await fade_budget.run(quick=quick)
+    if only in (None, "timeline"):
+        figures += timeline.run(quick=quick)
     return figures
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a shorter arc")
-    parser.add_argument("--only", choices=("fanout", "fade"), help="run one benchmark")
+    parser.add_argument("--only", choices=("fanout", "fade", "timeline"), help="run one benchmark")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
