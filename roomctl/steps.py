@@ -87,15 +87,10 @@ async def apply_state(
         await device.set_on(state.on)
     elif isinstance(device, Player) and isinstance(state, PlayerState):
         before = landed if isinstance(landed, PlayerState) else None
-        if state.source is not None and (before is None or before.source != state.source):
-            if state.source.is_silence:
-                await device.pause()
-            else:
-                if state.volume is not None:
-                    await device.set_volume(state.volume)
-                await device.play(state.source)
         if state.volume is not None and (before is None or before.volume != state.volume):
-            await device.set_volume(state.volume)
+            await device.set_volume(state.volume)  # first, so new music starts at its level
+        if state.source is not None and (before is None or before.source != state.source):
+            await (device.pause() if state.source.is_silence else device.play(state.source))
     elif isinstance(device, Thermostat) and isinstance(state, ThermostatState):
         await device.set_setpoint(state.setpoint_c)
     else:
