@@ -3,9 +3,14 @@ loopback emulators in roomctl/sim/ and a real Mosquitto started per test session
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from roomctl.sim.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,3 +18,33 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+def run_outside_tests(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` on a private loop that never becomes the thread's current loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    """One Mosquitto for the whole test session (tests use their own topics).
+
+    The broker is a plain child process, so it can be started outside any event loop and
+    used from every test's own loop."""
+    instance = Broker()
+    run_outside_tests(instance.launch())
+    try:
+        yield instance
+    finally:
+        run_outside_tests(instance.close())
+
+
+@pytest.fixture
+async def private_broker() -> AsyncIterator[Broker]:
+    """A broker of this test's own, for tests that stop or restart it."""
+    async with Broker.start() as instance:
+        yield instance

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -15,36 +14,6 @@ from roomctl.mqtt import Backoff, MqttBus
 from roomctl.sim.broker import Broker
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
-
-
-def run_outside_tests(coro: Coroutine[Any, Any, None]) -> None:
-    """Run `coro` on a private loop that never becomes the thread's current loop."""
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(coro)
-    finally:
-        loop.close()
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[Broker]:
-    """One Mosquitto for the whole test session (tests use their own topics).
-
-    The broker is a plain child process, so it can be started outside any event loop and
-    used from every test's own loop."""
-    instance = Broker()
-    run_outside_tests(instance.launch())
-    try:
-        yield instance
-    finally:
-        run_outside_tests(instance.close())
-
-
-@pytest.fixture
-async def private_broker() -> AsyncIterator[Broker]:
-    """A broker of this test's own, for tests that stop or restart it."""
-    async with Broker.start() as instance:
-        yield instance
 
 
 @pytest.fixture

@@ -8,40 +8,14 @@ import logging
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from roomctl.config import MqttConfig
 from roomctl.mqtt import Backoff, BrokerUnavailableError, MqttBus
 from roomctl.sim.broker import Broker, BrokerError, find_mosquitto
-
-
-def run_outside_tests(coro: Coroutine[Any, Any, None]) -> None:
-    """Run `coro` on a private loop that never becomes the thread's current loop."""
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(coro)
-    finally:
-        loop.close()
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    instance = Broker()
-    run_outside_tests(instance.launch())
-    try:
-        yield instance
-    finally:
-        run_outside_tests(instance.close())
-
-
-@pytest.fixture
-async def restartable() -> AsyncIterator[Broker]:
-    async with Broker.start() as instance:
-        yield instance
 
 
 @pytest.fixture
@@ -156,9 +130,9 @@ async def test_birth_and_will(broker: Broker, prefix: str) -> None:
         await watcher.close()
 
 
-async def test_reconnects_after_broker_restart(restartable: Broker, prefix: str) -> None:
-    bus = new_bus(restartable, "daemon")
-    other = new_bus(restartable, "device")
+async def test_reconnects_after_broker_restart(private_broker: Broker, prefix: str) -> None:
+    bus = new_bus(private_broker, "daemon")
+    other = new_bus(private_broker, "device")
     seen: list[bytes] = []
     connects: list[int] = []
 
@@ -171,13 +145,13 @@ async def test_reconnects_after_broker_restart(restartable: Broker, prefix: str)
     await other.start()
     try:
         await until(lambda: len(connects) == 1)
-        await restartable.stop(kill=True)
+        await private_broker.stop(kill=True)
         await until(lambda: not bus.connected)
         with pytest.raises(BrokerUnavailableError, match="not connected"):
             await bus.publish(f"{prefix}/cmd", "on")  # fails at once, no hanging
 
         await asyncio.sleep(0.2)  # a few refused reconnect attempts
-        await restartable.launch()
+        await private_broker.launch()
         await bus.wait_connected(timeout_s=3)
         await other.wait_connected(timeout_s=3)
         await other.publish(f"{prefix}/state", "after")  # the subscription was made again
@@ -188,11 +162,11 @@ async def test_reconnects_after_broker_restart(restartable: Broker, prefix: str)
         await bus.close()
 
 
-async def test_wait_connected_times_out_readably(restartable: Broker) -> None:
-    bus = new_bus(restartable, "daemon")
+async def test_wait_connected_times_out_readably(private_broker: Broker) -> None:
+    bus = new_bus(private_broker, "daemon")
     await bus.start()
     try:
-        await restartable.stop()
+        await private_broker.stop()
         await until(lambda: not bus.connected)
         with pytest.raises(
             BrokerUnavailableError, match=r"MQTT broker 127\.0\.0\.1:\d+: not connected"
