@@ -53,19 +53,19 @@ from typing import Any
 import yaml
 
 from bench import Figure, print_table
-from roomctl.arc import format_hmm
+from roomctl.control.session import SessionControl
 from roomctl.devices.factory import build_devices
-from roomctl.engine import Engine, EngineSettings
-from roomctl.library import PACKAGE_SCENES, Library, load_library
+from roomctl.engine.reconciler import Engine, EngineSettings
+from roomctl.model.arc import format_hmm
+from roomctl.model.library import PACKAGE_SCENES, Library, load_library
+from roomctl.model.state import DeviceState
 from roomctl.mqtt.bus import MqttBus
-from roomctl.session import SessionControl
 from roomctl.sim.broker import Broker
 from roomctl.sim.demo import demo_favorites
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.sonos import SonosEmulator
 from roomctl.sim.z2m import Z2MLightEmulator, Z2MThermostatEmulator
-from roomctl.state import DeviceState
-from roomctl.store import Store
+from roomctl.store.store import Store
 
 __all__ = ["LockstepClock", "run"]
 

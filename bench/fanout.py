@@ -45,23 +45,23 @@ from pydantic import TypeAdapter
 
 from bench import Figure, median, p90, print_table
 from roomctl.clock import SystemClock
-from roomctl.config import (
+from roomctl.devices.base import Device
+from roomctl.devices.factory import build_device
+from roomctl.engine.reconciler import Engine, EngineSettings
+from roomctl.engine.steps import apply_state, quantize
+from roomctl.model.config import (
     DeviceConfig,
     KasaDeviceConfig,
     MqttConfig,
     SonosDeviceConfig,
     Z2MLightConfig,
 )
-from roomctl.devices.base import Device
-from roomctl.devices.factory import build_device
-from roomctl.engine import Engine, EngineSettings
+from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.mqtt.bus import MqttBus
 from roomctl.sim.broker import Broker
 from roomctl.sim.kasa import KasaEmulator, Model
 from roomctl.sim.sonos import SonosEmulator
 from roomctl.sim.z2m import Z2MLightEmulator
-from roomctl.state import DeviceState, LightState, PlayerState
-from roomctl.steps import apply_state, quantize
 
 __all__ = ["LATENCY_S", "SlowZ2MLightEmulator", "run"]
 

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from bench import Figure
-from roomctl.events import Event, EventKind
-from roomctl.library import load_library
-from roomctl.timeline import Timeline
+from roomctl.model.events import Event, EventKind
+from roomctl.model.library import load_library
+from roomctl.timeline.fold import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0

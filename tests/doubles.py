@@ -8,8 +8,8 @@ import asyncio
 from roomctl.clock import Clock
 from roomctl.devices.base import Light, Player
 from roomctl.errors import DeviceRejected, DeviceUnreachable
-from roomctl.scene import Source
-from roomctl.state import LightState, PlayerReading
+from roomctl.model.scene import Source
+from roomctl.model.state import LightState, PlayerReading
 
 
 class MemoryLight(Light):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from roomctl.cli import main
+from roomctl.cli.main import main
 from roomctl.clock import SystemClock
 from roomctl.sim.demo import DemoRoom
 
@@ -182,7 +182,7 @@ async def test_apply_as_a_process(rig: Rig) -> None:
     await rig.room.kasa["reading"].refuse_connections()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "roomctl.cli", "apply", "calm", "--config", str(rig.config),
+        sys.executable, "-m", "roomctl", "apply", "calm", "--config", str(rig.config),
         "--transition", "0",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env,

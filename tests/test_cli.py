@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from roomctl.cli import main
+from roomctl.cli.main import main
 from roomctl.clock import SystemClock
-from roomctl.store import Store
+from roomctl.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
@@ -47,11 +47,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def cli(*argv: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m roomctl.cli ARGV` as a user would run it (no terminal, no ROOMCTL_CONFIG)."""
+    """`python -m roomctl.cli.main ARGV` as a user would run it (no terminal, no ROOMCTL_CONFIG)."""
     env = {k: v for k, v in os.environ.items() if k != "ROOMCTL_CONFIG"}
     env["PYTHONPATH"] = str(ROOT)  # the code under test, not some other installed copy
     return subprocess.run(  # noqa: PLW1510 - the exit code is asserted by the caller
-        [sys.executable, "-m", "roomctl.cli", *argv],
+        [sys.executable, "-m", "roomctl", *argv],
         cwd=cwd,
         env=env,
         input=stdin,

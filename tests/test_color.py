@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roomctl.color import (
+from roomctl.model.color import (
     brightness_from_lightness,
     ct_to_hs,
     ease,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from roomctl.errors import ConfigError, Problem
-from roomctl.library import load_library
-from roomctl.loader import Source, read_yaml
+from roomctl.model.library import load_library
+from roomctl.model.loader import Source, read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

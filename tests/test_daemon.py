@@ -28,13 +28,13 @@ import pytest
 import yaml
 
 from roomctl.clock import Clock, ScaledClock, SystemClock
-from roomctl.daemon import Daemon
-from roomctl.engine import EngineSettings
+from roomctl.control.daemon import Daemon
+from roomctl.engine.reconciler import EngineSettings
 from roomctl.errors import StoreError
-from roomctl.events import EventKind
-from roomctl.library import load_library
+from roomctl.model.events import EventKind
+from roomctl.model.library import load_library
+from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
 from roomctl.sim.demo import DemoRoom
-from roomctl.state import DeviceState, LightState, PlayerState, ThermostatState
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = 200.0
@@ -510,7 +510,7 @@ async def test_stop_closes_everything_and_a_new_daemon_resumes_the_session(
 async def run_cli(config: Path, *argv: str) -> tuple[int, str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "roomctl.cli", *argv, "--config", str(config),
+        sys.executable, "-m", "roomctl", *argv, "--config", str(config),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
@@ -649,7 +649,7 @@ async def test_emergency_given_in_process_reaches_the_lights_within_a_second(
 async def test_an_engine_worker_never_swallows_its_cancellation() -> None:
     """The daemon stops by cancelling the engine; whenever that cancellation lands, the engine
     must end.  Cancel it 0..7 loop turns after a wake-up (the moments a worker re-plans)."""
-    from roomctl.engine import Engine
+    from roomctl.engine.reconciler import Engine
     from tests.doubles import MemoryLight
 
     lamp_state = LightState(on=True, brightness_pct=40.0, color_temp_k=2700)

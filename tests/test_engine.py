@@ -11,9 +11,9 @@ import pytest
 
 from roomctl.clock import VirtualClock
 from roomctl.devices.base import Device
-from roomctl.engine import Engine, EngineSettings
-from roomctl.scene import Source
-from roomctl.state import DeviceState, LightState, PlayerState
+from roomctl.engine.reconciler import Engine, EngineSettings
+from roomctl.model.scene import Source
+from roomctl.model.state import DeviceState, LightState, PlayerState
 from tests.doubles import MemoryLight, MemoryPlayer
 
 T0 = 1_800_000_000.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from roomctl.color import hue_in_ranges
-from roomctl.config import SafetyConfig, TemperatureBand
-from roomctl.prefs import (
+from roomctl.model.color import hue_in_ranges
+from roomctl.model.config import SafetyConfig, TemperatureBand
+from roomctl.model.prefs import (
     COLOR_NAMES,
     DEFAULT_LIKED_HUE,
     HueSpan,
@@ -16,7 +16,7 @@ from roomctl.prefs import (
     band,
     resolve,
 )
-from roomctl.scene import SILENCE, Scene, Source
+from roomctl.model.scene import SILENCE, Scene, Source
 
 SAFETY = SafetyConfig()  # max_volume 60, band 18..24 °C
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from roomctl.events import Event, EventKind
-from roomctl.library import Library, load_library
-from roomctl.preview_svg import kelvin_rgb, light_rgb, render_svg
-from roomctl.state import LightState
-from roomctl.timeline import Timeline
+from roomctl.model.events import Event, EventKind
+from roomctl.model.library import Library, load_library
+from roomctl.model.state import LightState
+from roomctl.preview.svg import kelvin_rgb, light_rgb, render_svg
+from roomctl.timeline.fold import Timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
 T = 1_800_000_000.0  # START: the arc clock reads -0:30 here, so the dose (T0) is at T + 1800

@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from roomctl.clock import VirtualClock
+from roomctl.control.session import SessionControl
 from roomctl.errors import ConfigError, RoomctlError, SessionError
-from roomctl.events import EventKind
-from roomctl.library import PACKAGE_SCENES, Library, load_library
-from roomctl.scene import Source
-from roomctl.session import SessionControl
-from roomctl.state import LightState, PlayerState
-from roomctl.store import Store
+from roomctl.model.events import EventKind
+from roomctl.model.library import PACKAGE_SCENES, Library, load_library
+from roomctl.model.scene import Source
+from roomctl.model.state import LightState, PlayerState
+from roomctl.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
@@ -476,7 +476,7 @@ def test_an_unusable_manual_change_is_logged_not_raised(
     running: SessionControl, caplog: pytest.LogCaptureFixture
 ) -> None:
     n = len(stored(running))
-    with caplog.at_level(logging.WARNING, logger="roomctl.session"):
+    with caplog.at_level(logging.WARNING, logger="roomctl.control.session"):
         running.adopt_manual_change("nosuch", LightState(on=False), LightState(on=False))
     assert len(stored(running)) == n
     assert "manual change not recorded" in caplog.text

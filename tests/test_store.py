@@ -20,9 +20,9 @@ import pytest
 
 from roomctl.clock import SystemClock
 from roomctl.errors import SessionError, StoreError
-from roomctl.events import Event, EventKind
-from roomctl.store import Store
-from roomctl.store_schema import APPLICATION_ID, MIGRATIONS, migrate, schema_version
+from roomctl.model.events import Event, EventKind
+from roomctl.store.schema import APPLICATION_ID, MIGRATIONS, migrate, schema_version
+from roomctl.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
@@ -424,8 +424,8 @@ def test_purge_removes_old_sessions_and_their_events_only(store: Store, clock: S
 CHILD = """
 import sys
 from roomctl.clock import SystemClock
-from roomctl.events import EventKind
-from roomctl.store import Store
+from roomctl.model.events import EventKind
+from roomctl.store.store import Store
 
 store = Store.open(sys.argv[1], SystemClock())
 i = 0

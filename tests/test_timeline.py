@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from roomctl.arc import Arc
-from roomctl.color import lightness
-from roomctl.events import Event, EventKind
-from roomctl.library import Library, load_library
-from roomctl.prefs import NO_PREFERENCES, Preferences
-from roomctl.scene import Scene, Source
-from roomctl.state import DeviceState, LightState, PlayerState, ThermostatState
-from roomctl.timeline import Snapshot, Timeline
+from roomctl.model.arc import Arc
+from roomctl.model.color import lightness
+from roomctl.model.events import Event, EventKind
+from roomctl.model.library import Library, load_library
+from roomctl.model.prefs import NO_PREFERENCES, Preferences
+from roomctl.model.scene import Scene, Source
+from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
+from roomctl.timeline.fold import Snapshot, Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_800_000_000.0

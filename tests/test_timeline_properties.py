@@ -22,13 +22,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roomctl.color import hue_in_ranges, lightness
-from roomctl.config import DeviceKind
-from roomctl.events import Event, EventKind
-from roomctl.library import Library, load_library
-from roomctl.prefs import COLOR_NAMES, HueSpan, MusicPrefs, Preferences, band
-from roomctl.state import DeviceState, LightState, PlayerState, ThermostatState
-from roomctl.timeline import Snapshot, Timeline
+from roomctl.model.color import hue_in_ranges, lightness
+from roomctl.model.config import DeviceKind
+from roomctl.model.events import Event, EventKind
+from roomctl.model.library import Library, load_library
+from roomctl.model.prefs import COLOR_NAMES, HueSpan, MusicPrefs, Preferences, band
+from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
+from roomctl.timeline.fold import Snapshot, Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 LIB: Library = load_library(ROOT / "config.example.yaml")

@@ -14,9 +14,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Literal
 
-from roomctl.config import DeviceKind
-from roomctl.scene import Source
-from roomctl.state import LightState, PlayerReading, ThermostatReading
+from roomctl.model.config import DeviceKind
+from roomctl.model.scene import Source
+from roomctl.model.state import LightState, PlayerReading, ThermostatReading
 
 __all__ = ["Device", "Light", "Player", "Switch", "Thermostat"]
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from roomctl.clock import Clock
-from roomctl.config import (
+from roomctl.devices.base import Device, Switch
+from roomctl.devices.kasa import KasaLight, KasaSwitch
+from roomctl.devices.relay import RelayThermostat, ShellyRelay, TasmotaRelay
+from roomctl.devices.sonos import SonosPlayer
+from roomctl.devices.z2m import Z2MLight, Z2MThermostat
+from roomctl.errors import ConfigError, Problem
+from roomctl.model.config import (
     DeviceConfig,
     KasaDeviceConfig,
     RelayConfig,
@@ -13,12 +19,6 @@ from roomctl.config import (
     Z2MLightConfig,
     Z2MThermostatConfig,
 )
-from roomctl.devices.base import Device, Switch
-from roomctl.devices.kasa import KasaLight, KasaSwitch
-from roomctl.devices.relay import RelayThermostat, ShellyRelay, TasmotaRelay
-from roomctl.devices.sonos import SonosPlayer
-from roomctl.devices.z2m import Z2MLight, Z2MThermostat
-from roomctl.errors import ConfigError, Problem
 from roomctl.mqtt.bus import MqttBus
 
 __all__ = ["build_devices"]

@@ -24,10 +24,10 @@ from kasa import Light as KasaLightModule
 from kasa import LightState as KasaLightState
 from kasa.exceptions import _ConnectionError, _RetryableError
 
-from roomctl.config import KasaDeviceConfig, RelayConfig
 from roomctl.devices.base import Light, Switch
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
-from roomctl.state import LightState
+from roomctl.model.config import KasaDeviceConfig, RelayConfig
+from roomctl.model.state import LightState
 
 __all__ = ["KasaLight", "KasaSwitch"]
 

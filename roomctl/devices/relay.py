@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from roomctl.clock import Clock
-from roomctl.config import RelayConfig, RelayThermostatConfig, SensorConfig
 from roomctl.devices.base import Switch, Thermostat
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
+from roomctl.model.config import RelayConfig, RelayThermostatConfig, SensorConfig
+from roomctl.model.state import ThermostatReading
 from roomctl.mqtt.bus import MessageHandler, MqttBus, Subscription, Waiters, device_call
-from roomctl.state import ThermostatReading
 
 __all__ = [
     "ControlInput",

@@ -30,11 +30,11 @@ import soco
 from soco import config as soco_config
 from soco.exceptions import SoCoException, SoCoSlaveException, SoCoUPnPException
 
-from roomctl.config import SonosDeviceConfig
 from roomctl.devices.base import Player
 from roomctl.errors import DeviceRejected, DeviceUnreachable, RoomctlError
-from roomctl.scene import Source
-from roomctl.state import PlayerReading, TrackInfo
+from roomctl.model.config import SonosDeviceConfig
+from roomctl.model.scene import Source
+from roomctl.model.state import PlayerReading, TrackInfo
 
 __all__ = ["SonosPlayer"]
 

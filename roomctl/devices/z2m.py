@@ -17,11 +17,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from roomctl.config import Z2MLightConfig, Z2MThermostatConfig
 from roomctl.devices.base import Light, Thermostat
 from roomctl.errors import DeviceUnreachable
+from roomctl.model.config import Z2MLightConfig, Z2MThermostatConfig
+from roomctl.model.state import LightState, ThermostatReading
 from roomctl.mqtt.bus import MqttBus, Subscription, Waiters, device_call
-from roomctl.state import LightState, ThermostatReading
 
 __all__ = [
     "Z2MLight",

@@ -30,8 +30,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from roomctl.clock import Clock, SystemClock
-from roomctl.config import MqttConfig
 from roomctl.errors import DeviceUnreachable, RoomctlError
+from roomctl.model.config import MqttConfig
 
 __all__ = [
     "Backoff",

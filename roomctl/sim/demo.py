@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-from roomctl.arc import format_hmm
 from roomctl.clock import Clock, ScaledClock
-from roomctl.daemon import Daemon
-from roomctl.engine import EngineSettings
-from roomctl.library import PACKAGE_SCENES, Library, load_library
+from roomctl.control.daemon import Daemon
+from roomctl.engine.reconciler import EngineSettings
+from roomctl.model.arc import format_hmm
+from roomctl.model.library import PACKAGE_SCENES, Library, load_library
 from roomctl.sim.broker import Broker
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.sonos import SimFavorite, SimTrack, SonosEmulator, SonosGroup
@@ -37,7 +37,7 @@ from roomctl.sim.z2m import (
 
 __all__ = ["DemoRoom", "demo_favorites", "run_demo"]
 
-log = logging.getLogger("roomctl.demo")
+log = logging.getLogger(__name__)
 
 FAVORITES = (
     "Settling In",

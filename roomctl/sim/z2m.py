@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from roomctl.clock import Clock, SystemClock
-from roomctl.config import MqttConfig
+from roomctl.model.config import MqttConfig
 from roomctl.mqtt.bus import Backoff, BrokerUnavailableError, MqttBus
 
 __all__ = [

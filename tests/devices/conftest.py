@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from roomctl.config import MqttConfig
+from roomctl.model.config import MqttConfig
 from roomctl.mqtt import Backoff, MqttBus
 from roomctl.sim.broker import Broker
 

@@ -18,12 +18,12 @@ from kasa.exceptions import TimeoutError as KasaTimeoutError
 from kasa.exceptions import _RetryableError
 
 from roomctl.clock import VirtualClock
-from roomctl.config import KasaDeviceConfig, RelayConfig
 from roomctl.devices.kasa import KasaLight, KasaSwitch, translate
 from roomctl.errors import DeviceRejected, DeviceUnreachable
+from roomctl.model.config import KasaDeviceConfig, RelayConfig
+from roomctl.model.state import LightState
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.kasa_profiles import Model
-from roomctl.state import LightState
 
 HOST = "127.0.0.22"
 LIGHTS: list[Model] = ["color_bulb", "white_bulb", "dimmable_bulb", "strip", "dimmer"]

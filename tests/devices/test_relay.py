@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from roomctl.clock import SystemClock, VirtualClock
-from roomctl.config import RelayThermostatConfig, SensorConfig
 from roomctl.devices.relay import (
     ControlInput,
     RelayThermostat,
@@ -20,6 +19,7 @@ from roomctl.devices.relay import (
     parse_temperature,
 )
 from roomctl.errors import DeviceRejected, DeviceUnreachable
+from roomctl.model.config import RelayThermostatConfig, SensorConfig
 from roomctl.mqtt import MqttBus
 from roomctl.sim.broker import Broker
 from roomctl.sim.z2m import (

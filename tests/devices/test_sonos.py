@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from roomctl.config import SonosDeviceConfig
 from roomctl.devices.sonos import SonosPlayer
 from roomctl.errors import DeviceRejected, DeviceUnreachable
-from roomctl.scene import Source
+from roomctl.model.config import SonosDeviceConfig
+from roomctl.model.scene import Source
 from roomctl.sim.sonos import SonosEmulator, SonosGroup
 
 _HOSTS = itertools.cycle(range(120, 220))

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from roomctl.clock import VirtualClock
-from roomctl.config import Z2MLightConfig, Z2MThermostatConfig
 from roomctl.devices.z2m import (
     Z2MLight,
     Z2MThermostat,
@@ -18,10 +17,11 @@ from roomctl.devices.z2m import (
     reflects,
 )
 from roomctl.errors import DeviceUnreachable
+from roomctl.model.config import Z2MLightConfig, Z2MThermostatConfig
+from roomctl.model.state import LightState
 from roomctl.mqtt import MqttBus
 from roomctl.sim.broker import Broker
 from roomctl.sim.z2m import Z2MLightEmulator, Z2MThermostatEmulator
-from roomctl.state import LightState
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from roomctl.config import MqttConfig
+from roomctl.model.config import MqttConfig
 from roomctl.mqtt import Backoff, BrokerUnavailableError, MqttBus
 from roomctl.sim.broker import Broker, BrokerError, find_mosquitto
 

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from itertools import accumulate, groupby
 from xml.sax.saxutils import escape
 
-from roomctl.arc import format_hmm
-from roomctl.color import lightness
-from roomctl.config import DeviceConfig, DeviceKind
-from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
-from roomctl.timeline import Snapshot, Timeline
+from roomctl.model.arc import format_hmm
+from roomctl.model.color import lightness
+from roomctl.model.config import DeviceConfig, DeviceKind
+from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
+from roomctl.timeline.fold import Snapshot, Timeline
 
 __all__ = ["kelvin_rgb", "light_rgb", "render_svg"]
 

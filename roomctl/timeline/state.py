@@ -1,5 +1,5 @@
 """The timeline's working state: layers, fades, and the fold's mutable state, and the session
-status it reports.  Used only by roomctl.timeline (and re-exported there)."""
+status it reports.  Used only by roomctl.timeline.fold (and re-exported there)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from roomctl.arc import Arc
-from roomctl.channels import ChannelKey, Color, Sound, Value
-from roomctl.color import ease
-from roomctl.state import DeviceState
+from roomctl.model.arc import Arc
+from roomctl.model.color import ease
+from roomctl.model.state import DeviceState
+from roomctl.timeline.channels import ChannelKey, Color, Sound, Value
 
 __all__ = [
     "Fold",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from roomctl.devices.base import Device, Light, Player, Switch, Thermostat
 from roomctl.errors import DeviceRejected
-from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
+from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 
 __all__ = ["apply_state", "quantize", "read_state", "step_size"]
 

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-from roomctl.arc import Arc, format_hmm
-from roomctl.config import DeviceKind, RoomConfig
 from roomctl.errors import ConfigError, Problem
-from roomctl.loader import Source, did_you_mean, load_model, read_yaml, vocabulary
-from roomctl.prefs import Preferences
-from roomctl.scene import Scene
+from roomctl.model.arc import Arc, format_hmm
+from roomctl.model.config import DeviceKind, RoomConfig
+from roomctl.model.loader import Source, did_you_mean, load_model, read_yaml, vocabulary
+from roomctl.model.prefs import Preferences
+from roomctl.model.scene import Scene
 
 __all__ = ["CUES", "Library", "find_config", "load_library", "load_preferences"]
 
 CUES = ("talk", "break", "check-in")  # one-tap cues a facilitator has; scenes of these names
-PACKAGE_SCENES = Path(__file__).resolve().parent.parent / "scenes"
+# The shipped library lives inside the package, so a wheel install has it; a room's own
+# `scenes_dir` replaces it.
+PACKAGE_DATA = Path(str(resources.files("roomctl").joinpath("data")))
+PACKAGE_SCENES = PACKAGE_DATA / "scenes"
+EXAMPLE_CONFIG = PACKAGE_DATA / "config.example.yaml"
 _CONFIG_WORDS = vocabulary(RoomConfig)
 _SCENE_WORDS = vocabulary(Scene)
 _ARC_WORDS = vocabulary(Arc)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from roomctl.channels import Channel, ChannelKey, Color, Sound, Value
-from roomctl.config import DeviceConfig, DeviceKind, RoomConfig
 from roomctl.errors import SessionError
-from roomctl.scene import SILENCE, Source
+from roomctl.model.config import DeviceConfig, DeviceKind, RoomConfig
+from roomctl.model.scene import SILENCE, Source
+from roomctl.timeline.channels import Channel, ChannelKey, Color, Sound, Value
 
 __all__ = ["initial_values", "override_values"]
 

@@ -21,8 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from roomctl.arc import Arc
-from roomctl.channels import (
+from roomctl.model.arc import Arc
+from roomctl.model.config import DeviceKind, RoomConfig
+from roomctl.model.events import Event, EventKind
+from roomctl.model.prefs import NO_PREFERENCES, Preferences, band, resolve
+from roomctl.model.scene import SILENCE, Scene
+from roomctl.timeline.channels import (
     Channel,
     ChannelKey,
     Color,
@@ -34,12 +38,7 @@ from roomctl.channels import (
     device_states,
     scene_targets,
 )
-from roomctl.config import DeviceKind, RoomConfig
-from roomctl.events import Event, EventKind
-from roomctl.prefs import NO_PREFERENCES, Preferences, band, resolve
-from roomctl.scene import SILENCE, Scene
-from roomctl.session_values import initial_values, override_values
-from roomctl.timeline_state import (
+from roomctl.timeline.state import (
     Fold,
     Layer,
     MarkerStatus,
@@ -50,6 +49,7 @@ from roomctl.timeline_state import (
     Snapshot,
     status_of,
 )
+from roomctl.timeline.values import initial_values, override_values
 
 __all__ = ["Layer", "MarkerStatus", "SessionStatus", "Snapshot", "Timeline"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from roomctl.scene import Source
+from roomctl.model.scene import Source
 
 __all__ = [
     "DeviceState",

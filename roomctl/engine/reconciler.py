@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 from roomctl.clock import Clock
 from roomctl.devices.base import Device, Light
+from roomctl.engine.steps import apply_state, quantize, read_state, step_size
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
-from roomctl.state import DeviceState, LightState, PlayerState
-from roomctl.steps import apply_state, quantize, read_state, step_size
+from roomctl.model.state import DeviceState, LightState, PlayerState
 
 __all__ = ["DeviceHealth", "Engine", "EngineSettings"]
 
-log = logging.getLogger("roomctl.engine")
+log = logging.getLogger("roomctl.engine.reconciler")
 
 Desired = Callable[[float], Mapping[str, DeviceState]]
 ExternalChange = Callable[[str, DeviceState, DeviceState], None]

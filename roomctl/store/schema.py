@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from roomctl.errors import SessionError, StoreError
-from roomctl.events import Event, EventKind
+from roomctl.model.events import Event, EventKind
 
 __all__ = [
     "APPLICATION_ID",

@@ -29,8 +29,8 @@ from typing import Any, Self, cast
 
 from roomctl.clock import Clock
 from roomctl.errors import SessionError, StoreError
-from roomctl.events import Event, EventKind, validate_payload
-from roomctl.store_schema import (
+from roomctl.model.events import Event, EventKind, validate_payload
+from roomctl.store.schema import (
     EVENT_COLS,
     ROLES,
     SESSION_COLS,

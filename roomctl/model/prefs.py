@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from roomctl.color import HueRange, hue_in_ranges, nearest_allowed_hue
-from roomctl.config import SafetyConfig, TemperatureBand
-from roomctl.scene import SILENCE, ClimateTarget, LightTarget, MusicTarget, Scene, Source
+from roomctl.model.color import HueRange, hue_in_ranges, nearest_allowed_hue
+from roomctl.model.config import SafetyConfig, TemperatureBand
+from roomctl.model.scene import SILENCE, ClimateTarget, LightTarget, MusicTarget, Scene, Source
 
 __all__ = ["COLOR_NAMES", "MusicPrefs", "Preferences", "resolve"]
 

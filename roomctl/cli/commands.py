@@ -11,12 +11,12 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from roomctl.arc import format_hmm
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.errors import SessionError
-from roomctl.events import EventKind
-from roomctl.library import Library, find_config, load_library
-from roomctl.store import ROLES, Store
+from roomctl.model.arc import format_hmm
+from roomctl.model.events import EventKind
+from roomctl.model.library import Library, find_config, load_library
+from roomctl.store.store import ROLES, Store
 
 __all__ = ["register"]
 
@@ -38,7 +38,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from roomctl.daemon import Daemon
+    from roomctl.control.daemon import Daemon
 
     lib = load_library(find_config(args.config))
 
@@ -63,7 +63,7 @@ def _run_async(coro: Any) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from roomctl.apply import apply_scene, scene_states
+    from roomctl.control.apply import apply_scene, scene_states
     from roomctl.devices.factory import build_devices
     from roomctl.mqtt.bus import MqttBus
 
@@ -123,7 +123,7 @@ SESSION_VERBS: dict[str, EventKind] = {
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    from roomctl.session import SessionControl
+    from roomctl.control.session import SessionControl
 
     lib, store = _open(args)
     with store:
@@ -185,7 +185,7 @@ def _print_status(control: Any, as_json: bool) -> None:
         print("no session running")
         return
     if as_json:
-        from roomctl.preview import device_json
+        from roomctl.preview.rows import device_json
 
         print(
             json.dumps(

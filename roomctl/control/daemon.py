@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from roomctl.clock import Clock
+from roomctl.control.session import SessionControl
 from roomctl.devices.factory import build_devices
-from roomctl.engine import Engine, EngineSettings
-from roomctl.library import Library
+from roomctl.engine.reconciler import Engine, EngineSettings
+from roomctl.model.library import Library
 from roomctl.mqtt.bus import MqttBus
-from roomctl.session import SessionControl
-from roomctl.store import Store
+from roomctl.store.store import Store
 
 __all__ = ["Daemon"]
 
-log = logging.getLogger("roomctl.daemon")
+log = logging.getLogger("roomctl.control.daemon")
 Hook = Callable[["Daemon"], Coroutine[Any, Any, None]]
 
 

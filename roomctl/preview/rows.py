@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from roomctl.arc import Arc, format_hmm, parse_hmm
-from roomctl.config import DeviceConfig, RoomConfig
 from roomctl.errors import RoomctlError
-from roomctl.events import Event, EventKind
-from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
-from roomctl.timeline import Snapshot, Timeline
+from roomctl.model.arc import Arc, format_hmm, parse_hmm
+from roomctl.model.config import DeviceConfig, RoomConfig
+from roomctl.model.events import Event, EventKind
+from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
+from roomctl.timeline.fold import Snapshot, Timeline
 
 __all__ = ["PREVIEW_T0", "default_times", "device_json", "preview", "start_events"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from roomctl.color import (
+from roomctl.model.color import (
     HueRange,
     ct_to_hs,
     hue_in_ranges,
@@ -19,9 +19,9 @@ from roomctl.color import (
     lerp_mired,
     nearest_allowed_hue,
 )
-from roomctl.config import DeviceConfig, DeviceKind, RoomConfig
-from roomctl.scene import LightTarget, MusicTarget, Scene, Source
-from roomctl.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
+from roomctl.model.config import DeviceConfig, DeviceKind, RoomConfig
+from roomctl.model.scene import LightTarget, MusicTarget, Scene, Source
+from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 
 __all__ = [
     "Channel",

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from roomctl.config import TemperatureBand
+from roomctl.model.config import TemperatureBand
 
 __all__ = ["Arc", "Curve", "Marker", "Phase", "format_hmm", "parse_hmm"]
 

@@ -7,14 +7,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from roomctl.channels import Limits, clamp, device_states, scene_targets
-from roomctl.config import RoomConfig
 from roomctl.devices.base import Device
+from roomctl.engine.steps import apply_state
 from roomctl.errors import DeviceError
-from roomctl.prefs import NO_PREFERENCES, Preferences, band, resolve
-from roomctl.scene import Scene
-from roomctl.state import DeviceState
-from roomctl.steps import apply_state
+from roomctl.model.config import RoomConfig
+from roomctl.model.prefs import NO_PREFERENCES, Preferences, band, resolve
+from roomctl.model.scene import Scene
+from roomctl.model.state import DeviceState
+from roomctl.timeline.channels import Limits, clamp, device_states, scene_targets
 
 __all__ = ["ApplyResult", "apply_scene", "scene_states"]
 
@@ -64,7 +64,7 @@ async def _one(
 
 
 def _summary(state: DeviceState) -> str:
-    from roomctl.preview import describe
+    from roomctl.preview.rows import describe
 
     return describe(state)
 

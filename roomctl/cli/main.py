@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from roomctl import __version__
-from roomctl.cli_daemon import register
+from roomctl.cli.commands import register
 from roomctl.errors import ConfigError, RoomctlError
-from roomctl.library import Library, find_config, load_library, load_preferences
-from roomctl.prefs import NO_PREFERENCES
+from roomctl.model.library import Library, find_config, load_library, load_preferences
+from roomctl.model.prefs import NO_PREFERENCES
 
 __all__ = ["main"]
 
@@ -45,8 +45,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from roomctl import preview as pv
-    from roomctl.timeline import Timeline
+    from roomctl.preview import rows as pv
+    from roomctl.timeline.fold import Timeline
 
     lib = _library(args)
     arc = lib.arc(args.arc)
@@ -55,7 +55,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     times = pv.parse_times(args.at) if args.at else pv.default_times(arc)
     rows = pv.preview(timeline, times)
     if args.svg:
-        from roomctl.preview_svg import render_svg
+        from roomctl.preview.svg import render_svg
 
         end = arc.nominal_end if arc.nominal_end is not None else times[-1]
         svg = render_svg(

@@ -16,17 +16,17 @@ from pydantic import ValidationError
 
 from roomctl.clock import Clock
 from roomctl.errors import SessionError
-from roomctl.events import Event, EventKind, validate_payload
-from roomctl.library import Library
-from roomctl.prefs import NO_PREFERENCES, Preferences
-from roomctl.session_values import override_values
-from roomctl.state import DeviceState, LightState, PlayerState
-from roomctl.store import SessionRow, Store
-from roomctl.timeline import Snapshot, Timeline
+from roomctl.model.events import Event, EventKind, validate_payload
+from roomctl.model.library import Library
+from roomctl.model.prefs import NO_PREFERENCES, Preferences
+from roomctl.model.state import DeviceState, LightState, PlayerState
+from roomctl.store.store import SessionRow, Store
+from roomctl.timeline.fold import Snapshot, Timeline
+from roomctl.timeline.values import override_values
 
 __all__ = ["SessionControl"]
 
-log = logging.getLogger("roomctl.session")
+log = logging.getLogger("roomctl.control.session")
 
 
 class SessionControl:
