@@ -9,7 +9,7 @@ import itertools
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "ScaledClock", "SystemClock", "VirtualClock"]
+__all__ = ["Clock", "ScaledClock", "SystemClock", "VirtualClock", "sleep_or_wake"]
 
 
 class Clock(Protocol):
@@ -105,3 +105,16 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+
+async def sleep_or_wake(clock: Clock, seconds: float, wake: asyncio.Event) -> bool:
+    """Sleep on `clock` until `seconds` pass or `wake` is set; True when woken.  The caller
+    clears `wake` before it looks at what to do, so a wake that comes meanwhile is not lost."""
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # never swallow the caller's own cancellation
+        sleeper.cancel()
+        waker.cancel()
+    return waker.done() and not waker.cancelled()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from roomctl.clock import Clock
+from roomctl.clock import Clock, sleep_or_wake
 from roomctl.devices.base import Switch, Thermostat
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
 from roomctl.model.config import RelayConfig, RelayThermostatConfig, SensorConfig
@@ -408,16 +408,8 @@ class RelayThermostat(Thermostat):
                 await self.step()
             except Exception:  # the loop must outlive any surprise; the heater stays as it was
                 log.exception("Relay thermostat %s: control step failed", self.device_id)
-            await self._sleep_or_wake()
+            await sleep_or_wake(self.clock, self.tick_s, self._wake)
 
-    async def _sleep_or_wake(self) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(self.tick_s))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
 
     def _on_sensor(self, topic: str, payload: bytes) -> None:
         celsius = parse_temperature(self.config.sensor, payload)

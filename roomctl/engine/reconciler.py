@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from roomctl.clock import Clock
+from roomctl.clock import Clock, sleep_or_wake
 from roomctl.devices.base import Device, Light
 from roomctl.engine.steps import apply_state, quantize, read_state, step_size
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
 from roomctl.model.state import DeviceState, LightState, PlayerState
+from roomctl.retry import Backoff
 
 __all__ = ["DeviceHealth", "Engine", "EngineSettings"]
 
@@ -93,7 +93,6 @@ class Engine:
         self._cache: dict[float, Mapping[str, DeviceState]] = {}
         self._links = {dev_id: _Link(dev, DeviceHealth(dev_id)) for dev_id, dev in devices.items()}
         self._on_external = on_external_change
-        self._rng = random.Random()
 
     # ---------------------------------------------------------------- public
 
@@ -215,14 +214,13 @@ class Engine:
 
     async def _worker(self, link: _Link) -> None:
         dev_id = link.device.device_id
-        backoff = self.settings.backoff_initial_s
+        backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s, jitter=0.25)
         while True:
             if not link.health.connected:
                 if not await self._connect(link):
-                    await self._pause(link, self._jitter(backoff))
-                    backoff = min(backoff * 2, self.settings.backoff_max_s)
+                    await self._pause(link, backoff.next_delay())
                     continue
-                backoff = self.settings.backoff_initial_s
+                backoff.reset()
             now = self.clock.now()
             command, transition, next_at = self.plan(dev_id, now)
             ok = True
@@ -235,31 +233,20 @@ class Engine:
             elif self._readback_due(link, now):
                 await self._readback(link, now)
             if not ok:
-                await self._pause(link, self._jitter(backoff))
-                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                await self._pause(link, backoff.next_delay())
                 continue
-            backoff = self.settings.backoff_initial_s
+            backoff.reset()
             wait = max(next_at - self.clock.now(), self.settings.min_interval_s)
             await self._pause(link, wait)
 
     async def _pause(self, link: _Link, seconds: float) -> None:
         """Sleep on the clock until `seconds` pass or the desired state changes."""
         link.wake.clear()
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(link.wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # never swallow the worker's own cancellation
-            sleeper.cancel()
-            waker.cancel()
-        if waker.done() and not waker.cancelled():
+        if await sleep_or_wake(self.clock, seconds, link.wake):
             await self.clock.sleep(0)  # let the event settle; rate limit applies via plan
             since = self.clock.now() - link.landed_at
             if since < self.settings.min_interval_s:
                 await self.clock.sleep(self.settings.min_interval_s - since)
-
-    def _jitter(self, seconds: float) -> float:
-        return seconds * (0.75 + 0.5 * self._rng.random())
 
     async def _connect(self, link: _Link) -> bool:
         try:

@@ -1,7 +1,6 @@
 """MQTT for roomctl: one shared broker connection (`MqttBus`) that drivers and publishers use."""
 
 from roomctl.mqtt.bus import (
-    Backoff,
     BrokerUnavailableError,
     MessageHandler,
     MqttBus,
@@ -11,7 +10,6 @@ from roomctl.mqtt.bus import (
 )
 
 __all__ = [
-    "Backoff",
     "BrokerUnavailableError",
     "MessageHandler",
     "MqttBus",

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import random
 import re
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
@@ -32,6 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from roomctl.clock import Clock, SystemClock
 from roomctl.errors import DeviceUnreachable, RoomctlError
 from roomctl.model.config import MqttConfig
+from roomctl.retry import Backoff
 
 __all__ = [
     "Backoff",
@@ -52,26 +52,6 @@ ConnectListener = Callable[[], Awaitable[None]]
 
 class BrokerUnavailableError(RoomctlError):
     """The MQTT broker cannot be reached, or the connection dropped during an operation."""
-
-
-@dataclass
-class Backoff:
-    """Capped exponential backoff with jitter: each delay is `base * (1 - jitter * U[0, 1))`."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    factor: float = 2.0
-    jitter: float = 0.5
-    rng: random.Random = field(default_factory=random.Random)
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        base = min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 40))
-        self.attempt += 1
-        return base * (1.0 - self.jitter * self.rng.random())
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Subscription:

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from roomctl.model.config import MqttConfig
-from roomctl.mqtt import Backoff, MqttBus
+from roomctl.mqtt import MqttBus
+from roomctl.retry import Backoff
 from roomctl.sim.broker import Broker
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]

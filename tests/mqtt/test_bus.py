@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from roomctl.model.config import MqttConfig
-from roomctl.mqtt import Backoff, BrokerUnavailableError, MqttBus
+from roomctl.mqtt import BrokerUnavailableError, MqttBus
+from roomctl.retry import Backoff
 from roomctl.sim.broker import Broker, BrokerError, find_mosquitto
 
 
