@@ -115,7 +115,7 @@ class MqttBus:
     ) -> None:
         self.config = config
         self.client_id = client_id
-        self.address = f"{config.host}:{config.port}"
+        self.address = str(config.address)
         self._will = will
         self._birth = birth
         self._timeout_s = timeout_s
@@ -270,8 +270,8 @@ class MqttBus:
         if self._will is not None:
             will = aiomqtt.Will(self._will[0], self._will[1], qos=1, retain=True)
         return aiomqtt.Client(
-            cfg.host,
-            cfg.port,
+            cfg.address.host,
+            cfg.address.port_or(1883),
             username=cfg.username,
             password=cfg.password.get_secret_value() if cfg.password else None,
             identifier=self.client_id,
