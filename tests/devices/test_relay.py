@@ -10,24 +10,15 @@ from dataclasses import replace
 import pytest
 
 from roomctl.clock import SystemClock, VirtualClock
-from roomctl.devices.relay import (
-    ControlInput,
-    RelayThermostat,
-    ShellyRelay,
-    TasmotaRelay,
-    decide_heater,
-    parse_temperature,
-)
+from roomctl.devices.heater_control import ControlInput, decide_heater
+from roomctl.devices.relay import ShellyRelay, TasmotaRelay
+from roomctl.devices.relay_thermostat import RelayThermostat, parse_temperature
 from roomctl.errors import DeviceRejected, DeviceUnreachable
 from roomctl.model.config import RelayThermostatConfig, SensorConfig
 from roomctl.mqtt import MqttBus
 from roomctl.sim.broker import Broker
-from roomctl.sim.z2m import (
-    RoomModel,
-    ShellyRelayEmulator,
-    TasmotaRelayEmulator,
-    TemperatureSensorEmulator,
-)
+from roomctl.sim.relays import ShellyRelayEmulator, TasmotaRelayEmulator
+from roomctl.sim.thermal import RoomModel, TemperatureSensorEmulator
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
 
