@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from typing import Literal
 
 from roomctl.clock import Clock, sleep_or_wake
@@ -21,24 +22,41 @@ from roomctl.model.config import RelayThermostatConfig, SensorConfig
 from roomctl.model.state import ThermostatReading
 from roomctl.mqtt.bus import MqttBus, Subscription
 
-__all__ = ["RelayThermostat", "parse_temperature"]
+__all__ = ["PLAUSIBLE_C", "RelayThermostat", "parse_temperature"]
 
 log = logging.getLogger(__name__)
 
 
+# Readings outside this range are sensor faults, not room temperatures: they are ignored, so a
+# broken sensor ends in sensor silence (heater off), never in a heater held on by a bad number.
+PLAUSIBLE_C = (-40.0, 85.0)
+
+
 def parse_temperature(sensor: SensorConfig, payload: bytes) -> float | None:
-    """°C from a Zigbee2MQTT report (`temperature`) or Tasmota SENSOR (any `*.Temperature`)."""
+    """°C from a Zigbee2MQTT report (`temperature`) or Tasmota SENSOR (any `*.Temperature`);
+    None when the payload has none, or an implausible one (NaN, infinite, out of range)."""
     data = json_dict(payload)
+    celsius: float | None = None
     if sensor.type == "z2m":
         value = data.get("temperature")
-        return float(value) if isinstance(value, int | float) else None
-    for reading in data.values():
-        if isinstance(reading, dict) and isinstance(reading.get("Temperature"), int | float):
-            celsius = float(reading["Temperature"])
-            if data.get("TempUnit") == "F":
-                celsius = (celsius - 32) * 5 / 9
-            return round(celsius, 2)
-    return None
+        celsius = _number(value)
+    else:
+        for reading in data.values():
+            celsius = _number(reading.get("Temperature")) if isinstance(reading, dict) else None
+            if celsius is not None:
+                if data.get("TempUnit") == "F":
+                    celsius = round((celsius - 32) * 5 / 9, 2)
+                break
+    low, high = PLAUSIBLE_C
+    if celsius is None or not math.isfinite(celsius) or not low <= celsius <= high:
+        return None
+    return celsius
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 class RelayThermostat(Thermostat):
