@@ -2,7 +2,7 @@
 or a Tasmota or Shelly relay).
 
 The decision is the pure control law in `heater_control`; this module gathers its inputs on
-the injected clock and applies the answer.
+the injected clock, applies the answer, and says when the sensor falls silent.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ class RelayThermostat(Thermostat):
         self._heater_on: bool | None = None
         self._heater_since: float | None = None
         self._sent_at: float | None = None
+        self._sensor_silent = False  # as last logged
+        self._started_at = clock.monotonic()
         self._wake = asyncio.Event()
         self._sub: Subscription | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -105,6 +107,7 @@ class RelayThermostat(Thermostat):
         return sensor.topic if sensor.type == "z2m" else f"tele/{sensor.topic}/SENSOR"
 
     async def start(self) -> None:
+        self._started_at = self.clock.monotonic()
         if self._sub is None:
             self._sub = await self.bus.subscribe(self.sensor_topic, self._on_sensor)
         try:
@@ -138,15 +141,28 @@ class RelayThermostat(Thermostat):
         self._wake.set()
 
     async def read_thermostat(self) -> ThermostatReading:
-        fresh = self._temperature_at is not None and (
-            self.clock.monotonic() - self._temperature_at <= self.config.sensor_timeout_s
-        )
+        age = self.sensor_age_s()
+        silent = self.sensor_silent()
         return ThermostatReading(
             setpoint_c=self.setpoint_c,
-            current_c=self.temperature_c if fresh else None,
+            current_c=None if silent else self.temperature_c,
             mode=self.mode,
             heating=self._heater_on,
+            sensor_silent=silent,
+            sensor_age_s=age,
         )
+
+    def sensor_age_s(self) -> float | None:
+        """Seconds since the sensor last reported a temperature (None: never)."""
+        if self._temperature_at is None:
+            return None
+        return max(0.0, self.clock.monotonic() - self._temperature_at)
+
+    def sensor_silent(self) -> bool:
+        """No temperature for longer than `sensor_timeout_s` (counted from start() when the
+        sensor never reported)."""
+        since = self._temperature_at if self._temperature_at is not None else self._started_at
+        return self.clock.monotonic() - since > self.config.sensor_timeout_s
 
     def control_input(self) -> ControlInput:
         return ControlInput(
@@ -163,6 +179,7 @@ class RelayThermostat(Thermostat):
         """One control step: decide, and switch (or refresh) the heater."""
         decision = decide_heater(self.control_input(), self.config)
         now = self.clock.monotonic()
+        self._note_sensor()
         due = self._sent_at is None or now - self._sent_at >= self.refresh_s
         if decision.on != self._heater_on or due:
             await self._switch(decision, now)
@@ -193,9 +210,37 @@ class RelayThermostat(Thermostat):
             await sleep_or_wake(self.clock, self.tick_s, self._wake)
 
 
+    def _note_sensor(self) -> None:
+        """Log once when the sensor falls silent, and once when it is back."""
+        age, silent = self.sensor_age_s(), self.sensor_silent()
+        if silent == self._sensor_silent:
+            return
+        self._sensor_silent = silent
+        if silent and age is None:
+            log.warning(
+                "Relay thermostat %s: no reading from sensor %s yet; the heater stays off",
+                self.device_id,
+                self.sensor_topic,
+            )
+        elif silent:
+            log.warning(
+                "Relay thermostat %s: sensor %s silent for %.0f s; the heater stays off",
+                self.device_id,
+                self.sensor_topic,
+                age,
+            )
+        else:
+            log.info(
+                "Relay thermostat %s: sensor %s reports again (%.1f °C)",
+                self.device_id,
+                self.sensor_topic,
+                self.temperature_c,
+            )
+
     def _on_sensor(self, topic: str, payload: bytes) -> None:
         celsius = parse_temperature(self.config.sensor, payload)
         if celsius is None:
+            log.debug("Relay thermostat %s: no usable temperature on %s", self.device_id, topic)
             return
         self.temperature_c = celsius
         self._temperature_at = self.clock.monotonic()
