@@ -5,7 +5,8 @@ from __future__ import annotations
 from roomctl.clock import Clock
 from roomctl.devices.base import Device, Switch
 from roomctl.devices.kasa import KasaLight, KasaSwitch
-from roomctl.devices.relay import RelayThermostat, ShellyRelay, TasmotaRelay
+from roomctl.devices.relay import mqtt_relay
+from roomctl.devices.relay_thermostat import RelayThermostat
 from roomctl.devices.sonos import SonosPlayer
 from roomctl.devices.z2m import Z2MLight, Z2MThermostat
 from roomctl.errors import ConfigError, Problem
@@ -61,13 +62,5 @@ def build_device(dev: DeviceConfig, bus: MqttBus | None, clock: Clock) -> Device
 def _heater(dev: RelayThermostatConfig, relay: RelayConfig, bus: MqttBus) -> Switch:
     heater_id = f"{dev.id}-heater"
     if relay.type == "kasa":
-        assert relay.host is not None  # checked by RelayConfig
-        return KasaSwitch(
-            KasaDeviceConfig(
-                id=heater_id, driver="kasa", host=relay.host, zone=dev.zone, model="plug"
-            )
-        )
-    assert relay.topic is not None
-    if relay.type == "tasmota":
-        return TasmotaRelay(heater_id, relay.topic, bus)
-    return ShellyRelay(heater_id, relay.topic, bus)
+        return KasaSwitch.for_relay(heater_id, dev.zone, relay)
+    return mqtt_relay(heater_id, relay, bus)

@@ -47,17 +47,6 @@ _NO_ANSWER: tuple[type[BaseException], ...] = (
 _DISCOVERY_DEADLINE_FACTOR = 2
 
 
-def _split_host(host: str) -> tuple[str, int | None]:
-    """'10.0.0.5:9999' -> ('10.0.0.5', 9999); '[fe80::1]:99' and bare hosts work too."""
-    if host.startswith("["):
-        address, _, rest = host[1:].partition("]")
-        return address, int(rest[1:]) if rest.startswith(":") else None
-    if host.count(":") == 1:
-        address, _, port = host.partition(":")
-        return address, int(port)
-    return host, None
-
-
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception and what caused it, outermost first (as a traceback would show them)."""
     seen: set[int] = set()
@@ -112,7 +101,7 @@ class _KasaLink:
     def __init__(self, config: KasaDeviceConfig) -> None:
         self.device_id = config.id
         self.config = config
-        self.host, self.port = _split_host(config.host)
+        self.host, self.port = config.host.host, config.host.port
         self._dev: KasaDevice | None = None
         self._connect_lock = asyncio.Lock()
 
@@ -211,7 +200,7 @@ class _KasaLink:
 
     @property
     def address(self) -> str:
-        return self.config.host if self.port is None else f"{self.host}:{self.port}"
+        return str(self.config.host)
 
 
 def _light_module(dev: KasaDevice) -> KasaLightModule | None:

@@ -1,38 +1,24 @@
-"""Relays over MQTT (Tasmota, Shelly Gen2) and a room thermostat made of a sensor and a relay.
+"""Heater and fan relays over MQTT: Tasmota and Shelly Gen2+.
 
-`RelayThermostat` reads a temperature sensor from MQTT and drives any `Switch` (a Kasa plug, or
-one of the relays here) with hysteresis, minimum on/off times, a hard maximum temperature and a
-sensor-silence cut-off.  The decision is the pure function `decide_heater`; the control loop only
-gathers its inputs on the injected clock and applies the answer.
+Both are `Switch` drivers on the shared bus; a command counts as landed when the device
+answers (Tasmota's `stat/<topic>/POWER`, Shelly's JSON-RPC reply).  Kasa plugs: devices/kasa.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from roomctl.clock import Clock, sleep_or_wake
-from roomctl.devices.base import Switch, Thermostat
-from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
-from roomctl.model.config import RelayConfig, RelayThermostatConfig, SensorConfig
-from roomctl.model.state import ThermostatReading
-from roomctl.mqtt.bus import MessageHandler, MqttBus, Subscription, Waiters, device_call
+from roomctl.devices.base import Switch
+from roomctl.devices.mqtt_exchange import Waiters, device_call
+from roomctl.errors import DeviceRejected, DeviceUnreachable
+from roomctl.model.config import RelayConfig
+from roomctl.mqtt.bus import MessageHandler, MqttBus, Subscription
 
-__all__ = [
-    "ControlInput",
-    "Decision",
-    "RelayThermostat",
-    "ShellyRelay",
-    "TasmotaRelay",
-    "decide_heater",
-    "mqtt_relay",
-    "parse_temperature",
-]
+__all__ = ["ShellyRelay", "TasmotaRelay", "json_dict", "mqtt_relay"]
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +172,12 @@ class ShellyRelay(_MqttSwitch):
         self._set_online({"true": True, "false": False}.get(text))
 
     def _on_status(self, topic: str, payload: bytes) -> None:
-        status = _json_dict(payload)
+        status = json_dict(payload)
         if isinstance(status.get("output"), bool):
             self.on = status["output"]
 
     def _on_answer(self, topic: str, payload: bytes) -> None:
-        self._answers.feed(_json_dict(payload))
+        self._answers.feed(json_dict(payload))
 
 
 def mqtt_relay(device_id: str, config: RelayConfig, bus: MqttBus) -> Switch:
@@ -203,218 +189,10 @@ def mqtt_relay(device_id: str, config: RelayConfig, bus: MqttBus) -> Switch:
     raise ValueError(f"{device_id}: a {config.type} relay is not an MQTT relay")
 
 
-def _json_dict(payload: bytes) -> dict[str, Any]:
+def json_dict(payload: bytes) -> dict[str, Any]:
+    """The JSON object in `payload`, or {} when it is not one."""
     try:
         value = json.loads(payload)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def parse_temperature(sensor: SensorConfig, payload: bytes) -> float | None:
-    """°C from a Zigbee2MQTT report (`temperature`) or Tasmota SENSOR (any `*.Temperature`)."""
-    data = _json_dict(payload)
-    if sensor.type == "z2m":
-        value = data.get("temperature")
-        return float(value) if isinstance(value, int | float) else None
-    for reading in data.values():
-        if isinstance(reading, dict) and isinstance(reading.get("Temperature"), int | float):
-            celsius = float(reading["Temperature"])
-            if data.get("TempUnit") == "F":
-                celsius = (celsius - 32) * 5 / 9
-            return round(celsius, 2)
-    return None
-
-
-# -- the thermostat's decision ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ControlInput:
-    """Everything the heater decision depends on, at one instant (monotonic seconds)."""
-
-    now_s: float
-    mode: Literal["off", "heat"]
-    setpoint_c: float | None
-    temperature_c: float | None
-    temperature_at_s: float | None
-    heater_on: bool | None  # last state the relay acknowledged; None: unknown
-    heater_since_s: float | None  # when it took that state
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    on: bool
-    reason: str
-
-
-def decide_heater(x: ControlInput, cfg: RelayThermostatConfig) -> Decision:
-    """Heater on or off.  Safety first (mode, sensor silence, maximum temperature, always
-    immediate), then hysteresis: on at or below setpoint - h/2, off at or above setpoint + h/2,
-    unchanged in between; a switch that would cut a minimum on/off time short waits."""
-    if x.mode == "off" or x.setpoint_c is None:
-        return Decision(False, "heating off" if x.mode == "off" else "no setpoint")
-    if x.temperature_c is None or x.temperature_at_s is None:
-        return Decision(False, "no temperature reading yet")
-    if x.now_s - x.temperature_at_s > cfg.sensor_timeout_s:
-        return Decision(False, f"sensor silent for {x.now_s - x.temperature_at_s:.0f} s")
-    if x.temperature_c >= cfg.max_temp_c:
-        return Decision(False, f"{x.temperature_c:.1f} °C at or above maximum {cfg.max_temp_c:g}")
-    half = cfg.hysteresis_c / 2
-    if x.temperature_c <= x.setpoint_c - half:
-        want, why = True, f"{x.temperature_c:.1f} °C below {x.setpoint_c:g} °C"
-    elif x.temperature_c >= x.setpoint_c + half:
-        want, why = False, f"{x.temperature_c:.1f} °C above {x.setpoint_c:g} °C"
-    else:
-        want, why = bool(x.heater_on), "within hysteresis band"
-    if x.heater_on is None or x.heater_since_s is None or want == x.heater_on:
-        return Decision(want, why)
-    held = x.now_s - x.heater_since_s
-    minimum = cfg.min_on_s if x.heater_on else cfg.min_off_s
-    if held < minimum:
-        state = "on" if x.heater_on else "off"
-        return Decision(x.heater_on, f"minimum {state} time ({held:.0f}/{minimum:g} s)")
-    return Decision(want, why)
-
-
-class RelayThermostat(Thermostat):
-    """A thermostat made of an MQTT temperature sensor and any heater `Switch`.
-
-    The control loop runs every `tick_s` on the injected clock and at once after a new reading,
-    setpoint or mode; it re-sends the heater's state every `refresh_s` (restarting a Shelly's
-    `toggle_after` timer).  close() turns the heater off.
-    """
-
-    def __init__(
-        self,
-        config: RelayThermostatConfig,
-        bus: MqttBus,
-        heater: Switch,
-        clock: Clock,
-        *,
-        tick_s: float = 10.0,
-        refresh_s: float = 60.0,
-    ) -> None:
-        super().__init__(config.id)
-        self.config = config
-        self.bus = bus
-        self.heater = heater
-        self.clock = clock
-        self.tick_s = tick_s
-        self.refresh_s = refresh_s
-        self.setpoint_c: float | None = None
-        self.mode: Literal["off", "heat"] = "heat"
-        self.temperature_c: float | None = None
-        self.last_decision: Decision | None = None
-        self._temperature_at: float | None = None
-        self._heater_on: bool | None = None
-        self._heater_since: float | None = None
-        self._sent_at: float | None = None
-        self._wake = asyncio.Event()
-        self._sub: Subscription | None = None
-        self._loop: asyncio.Task[None] | None = None
-
-    def describe(self) -> str:
-        return f"{self.device_id}: relay thermostat ({self.heater.describe()})"
-
-    @property
-    def sensor_topic(self) -> str:
-        sensor = self.config.sensor
-        return sensor.topic if sensor.type == "z2m" else f"tele/{sensor.topic}/SENSOR"
-
-    async def start(self) -> None:
-        if self._sub is None:
-            self._sub = await self.bus.subscribe(self.sensor_topic, self._on_sensor)
-        try:
-            await self.heater.start()
-        except DeviceError as exc:
-            raise DeviceUnreachable(self.device_id, "start", f"heater {exc}") from None
-        if self._loop is None:
-            self._loop = asyncio.create_task(self._run(), name=f"relay-thermostat:{self.device_id}")
-
-    async def close(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        try:
-            await self.heater.set_on(False)
-        except DeviceError as exc:
-            log.warning("Relay thermostat %s: cannot turn the heater off: %s", self.device_id, exc)
-        await self.heater.close()
-        if self._sub is not None:
-            await self._sub.cancel()
-            self._sub = None
-
-    async def set_setpoint(self, setpoint_c: float) -> None:
-        self.setpoint_c = setpoint_c
-        self._wake.set()
-
-    async def set_mode(self, mode: Literal["off", "heat"]) -> None:
-        self.mode = mode
-        self._wake.set()
-
-    async def read_thermostat(self) -> ThermostatReading:
-        fresh = self._temperature_at is not None and (
-            self.clock.monotonic() - self._temperature_at <= self.config.sensor_timeout_s
-        )
-        return ThermostatReading(
-            setpoint_c=self.setpoint_c,
-            current_c=self.temperature_c if fresh else None,
-            mode=self.mode,
-            heating=self._heater_on,
-        )
-
-    def control_input(self) -> ControlInput:
-        return ControlInput(
-            now_s=self.clock.monotonic(),
-            mode=self.mode,
-            setpoint_c=self.setpoint_c,
-            temperature_c=self.temperature_c,
-            temperature_at_s=self._temperature_at,
-            heater_on=self._heater_on,
-            heater_since_s=self._heater_since,
-        )
-
-    async def step(self) -> Decision:
-        """One control step: decide, and switch (or refresh) the heater."""
-        decision = decide_heater(self.control_input(), self.config)
-        now = self.clock.monotonic()
-        due = self._sent_at is None or now - self._sent_at >= self.refresh_s
-        if decision.on != self._heater_on or due:
-            await self._switch(decision, now)
-        self.last_decision = decision
-        return decision
-
-    async def _switch(self, decision: Decision, now: float) -> None:
-        try:
-            await self.heater.set_on(decision.on)
-        except DeviceError as exc:
-            log.warning("Relay thermostat %s: heater command failed: %s", self.device_id, exc)
-            self._sent_at = None  # state unknown: send again on the next tick
-            return
-        if decision.on != self._heater_on:
-            state = "on" if decision.on else "off"
-            log.info("Relay thermostat %s: heater %s (%s)", self.device_id, state, decision.reason)
-            self._heater_since = now
-        self._heater_on = decision.on
-        self._sent_at = now
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.step()
-            except Exception:  # the loop must outlive any surprise; the heater stays as it was
-                log.exception("Relay thermostat %s: control step failed", self.device_id)
-            await sleep_or_wake(self.clock, self.tick_s, self._wake)
-
-
-    def _on_sensor(self, topic: str, payload: bytes) -> None:
-        celsius = parse_temperature(self.config.sensor, payload)
-        if celsius is None:
-            return
-        self.temperature_c = celsius
-        self._temperature_at = self.clock.monotonic()
-        self._wake.set()

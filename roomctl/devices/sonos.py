@@ -32,7 +32,7 @@ from soco.exceptions import SoCoException, SoCoSlaveException, SoCoUPnPException
 
 from roomctl.devices.base import Player
 from roomctl.errors import DeviceRejected, DeviceUnreachable, RoomctlError
-from roomctl.model.config import SonosDeviceConfig
+from roomctl.model.config import HostPort, SonosDeviceConfig
 from roomctl.model.scene import Source
 from roomctl.model.state import PlayerReading, TrackInfo
 
@@ -213,9 +213,8 @@ class SonosPlayer(Player):
     def __init__(self, config: SonosDeviceConfig) -> None:
         super().__init__(config.id)
         self.config = config
-        host, _, port = config.host.rpartition(":") if ":" in config.host else (config.host, "", "")
-        self._host = host
-        self._port = int(port) if port else 1400
+        self._host = config.host.host
+        self._port = config.host.port_or(1400)
         self._timeout_s = config.timeout_s
         self._budget_s = config.timeout_s * _OPERATION_TIMEOUTS
         self._lock = asyncio.Lock()
@@ -223,7 +222,7 @@ class SonosPlayer(Player):
         _register_timeout(self, config.timeout_s)
 
     def describe(self) -> str:
-        return f"{self.device_id}: Sonos at {self._host}:{self._port}"
+        return f"{self.device_id}: Sonos at {HostPort(self._host, self._port)}"
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from roomctl.devices.base import Light, Thermostat
+from roomctl.devices.mqtt_exchange import Waiters, device_call
 from roomctl.errors import DeviceUnreachable
 from roomctl.model.config import Z2MLightConfig, Z2MThermostatConfig
 from roomctl.model.state import LightState, ThermostatReading
-from roomctl.mqtt.bus import MqttBus, Subscription, Waiters, device_call
+from roomctl.mqtt.bus import MqttBus, Subscription
 
 __all__ = [
     "Z2MLight",

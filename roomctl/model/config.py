@@ -8,7 +8,9 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from roomctl.model.address import HostPort, HostPortField
 
 __all__ = [
     "ClockConfig",
@@ -17,6 +19,7 @@ __all__ = [
     "EmergencyConfig",
     "EngineConfig",
     "FadeLimits",
+    "HostPort",
     "KasaCredentials",
     "KasaDeviceConfig",
     "MqttConfig",
@@ -67,26 +70,17 @@ class BaseDevice(Frozen):
         return False
 
 
-def _host(value: str) -> str:
-    host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
-    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
-        raise ValueError(f"host must be 'address' or 'address:port', got {value!r}")
-    return value
-
-
 class KasaDeviceConfig(BaseDevice):
     """A TP-Link Kasa bulb, light strip, dimmer or plug (python-kasa)."""
 
     driver: Literal["kasa"]
-    host: str
+    host: HostPortField  # without a port: the one the device's protocol uses
     # What the timeline plans for; the driver checks it against the device when it connects.
     model: Literal["color_bulb", "white_bulb", "dimmable_bulb", "strip", "dimmer", "plug"] = (
         "color_bulb"
     )
     credentials: KasaCredentials | None = None
     timeout_s: float = Field(default=5.0, gt=0, le=60)
-
-    _check_host = field_validator("host")(classmethod(lambda cls, v: _host(v)))
 
     @property
     def kind(self) -> DeviceKind:
@@ -105,10 +99,8 @@ class SonosDeviceConfig(BaseDevice):
     """A Sonos speaker or group coordinator (SoCo)."""
 
     driver: Literal["sonos"]
-    host: str
+    host: HostPortField  # port: 1400 unless given
     timeout_s: float = Field(default=5.0, gt=0, le=60)
-
-    _check_host = field_validator("host")(classmethod(lambda cls, v: _host(v)))
 
     @property
     def kind(self) -> DeviceKind:
@@ -162,7 +154,7 @@ class RelayConfig(Frozen):
     """A switchable heater or fan: a Kasa plug, or a Tasmota or Shelly relay over MQTT."""
 
     type: Literal["kasa", "tasmota", "shelly"]
-    host: str | None = None
+    host: HostPortField | None = None
     topic: str | None = None
 
     @model_validator(mode="after")
@@ -251,13 +243,27 @@ class StorageConfig(Frozen):
 
 
 class MqttConfig(Frozen):
-    host: str = "127.0.0.1"
+    """The broker: `host` may carry the port (`broker.local:1884`); else `port` applies."""
+
+    host: HostPortField = HostPort("127.0.0.1")
     port: int = Field(default=1883, gt=0, lt=65536)
     username: str | None = None
     password: SecretStr | None = None
     base_topic: str = "roomctl"
     discovery_prefix: str = "homeassistant"
     keepalive_s: int = Field(default=30, ge=5, le=600)
+
+    @model_validator(mode="after")
+    def _one_port(self) -> MqttConfig:
+        given = self.host.port
+        if given is not None and "port" in self.model_fields_set and given != self.port:
+            raise ValueError(f"two ports: host {self.host} and port {self.port}; give one")
+        return self
+
+    @property
+    def address(self) -> HostPort:
+        """The broker's host and port (from `host`, else `port`)."""
+        return HostPort(self.host.host, self.host.port_or(self.port))
 
 
 class WebConfig(Frozen):

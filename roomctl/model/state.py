@@ -79,7 +79,13 @@ class PlayerReading:
 
 @dataclass(frozen=True, slots=True)
 class ThermostatReading:
+    """What a thermostat reports.  `current_c` is None when no fresh temperature is known;
+    `sensor_silent` says its sensor has not reported within its timeout (or never has), and
+    `sensor_age_s` how long ago it last did (None: never, or unknown)."""
+
     setpoint_c: float | None
     current_c: float | None
     mode: Literal["off", "heat", "cool", "auto"] | None = None
     heating: bool | None = None
+    sensor_silent: bool = False
+    sensor_age_s: float | None = None

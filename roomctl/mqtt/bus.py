@@ -19,9 +19,9 @@ import inspect
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -29,7 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from roomctl.clock import Clock, SystemClock
-from roomctl.errors import DeviceUnreachable, RoomctlError
+from roomctl.errors import RoomctlError
 from roomctl.model.config import MqttConfig
 from roomctl.retry import Backoff
 
@@ -39,8 +39,6 @@ __all__ = [
     "MessageHandler",
     "MqttBus",
     "Subscription",
-    "Waiters",
-    "device_call",
 ]
 
 log = logging.getLogger(__name__)
@@ -115,7 +113,7 @@ class MqttBus:
     ) -> None:
         self.config = config
         self.client_id = client_id
-        self.address = f"{config.host}:{config.port}"
+        self.address = str(config.address)
         self._will = will
         self._birth = birth
         self._timeout_s = timeout_s
@@ -270,8 +268,8 @@ class MqttBus:
         if self._will is not None:
             will = aiomqtt.Will(self._will[0], self._will[1], qos=1, retain=True)
         return aiomqtt.Client(
-            cfg.host,
-            cfg.port,
+            cfg.address.host,
+            cfg.address.port_or(1883),
             username=cfg.username,
             password=cfg.password.get_secret_value() if cfg.password else None,
             identifier=self.client_id,
@@ -411,51 +409,3 @@ async def _logged(awaitable: Awaitable[None], what: str) -> None:
         await awaitable
     except Exception:
         log.exception("%s failed", what)
-
-
-class Waiters(Generic[T]):
-    """Turn callbacks into awaitables: futures waiting for the next value a predicate accepts.
-
-    Drivers register with `expect()` *before* sending a command, so a fast answer is not missed;
-    the future is always removed when the `with` block ends.
-    """
-
-    def __init__(self) -> None:
-        self._waiting: list[tuple[Callable[[T], bool], asyncio.Future[T]]] = []
-
-    def feed(self, value: T) -> None:
-        for accepts, fut in list(self._waiting):
-            if not fut.done() and accepts(value):
-                fut.set_result(value)
-
-    def fail(self, exc: Exception) -> None:
-        for _, fut in list(self._waiting):
-            if not fut.done():
-                fut.set_exception(exc)
-
-    @contextlib.contextmanager
-    def expect(self, accepts: Callable[[T], bool] = lambda _: True) -> Iterator[asyncio.Future[T]]:
-        entry = (accepts, asyncio.get_running_loop().create_future())
-        self._waiting.append(entry)
-        try:
-            yield entry[1]
-        finally:
-            self._waiting.remove(entry)
-            if entry[1].done() and not entry[1].cancelled():
-                entry[1].exception()  # retrieved: no "exception never retrieved" warning
-            entry[1].cancel()
-
-
-@contextlib.contextmanager
-def device_call(device_id: str, operation: str, timeout_s: float) -> Iterator[None]:
-    """Translate an MQTT device operation's failures into DeviceUnreachable naming the device.
-
-    Use around `async with asyncio.timeout(timeout_s)`: a timeout means the device did not
-    acknowledge; a broker failure means the command could not be sent.
-    """
-    try:
-        yield
-    except TimeoutError:
-        raise DeviceUnreachable(device_id, operation, f"no answer within {timeout_s:g} s") from None
-    except BrokerUnavailableError as exc:
-        raise DeviceUnreachable(device_id, operation, str(exc)) from None

@@ -28,12 +28,8 @@ from roomctl.model.library import PACKAGE_SCENES, Library, load_library
 from roomctl.sim.broker import Broker
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.sonos import SimFavorite, SimTrack, SonosEmulator, SonosGroup
-from roomctl.sim.z2m import (
-    RoomModel,
-    TemperatureSensorEmulator,
-    Z2MLightEmulator,
-    Z2MThermostatEmulator,
-)
+from roomctl.sim.thermal import RoomModel, TemperatureSensorEmulator
+from roomctl.sim.z2m import Z2MLightEmulator, Z2MThermostatEmulator
 
 __all__ = ["DemoRoom", "demo_favorites", "run_demo"]
 

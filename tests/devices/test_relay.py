@@ -1,33 +1,22 @@
-"""Relays and the relay thermostat: the pure heater decision, and the drivers against the
-Tasmota/Shelly emulators through a real Mosquitto."""
+"""Relays and the relay thermostat against the Tasmota/Shelly/sensor emulators through a real
+Mosquitto (the control law itself: test_heater_control.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 
 import pytest
 
 from roomctl.clock import SystemClock, VirtualClock
-from roomctl.devices.relay import (
-    ControlInput,
-    RelayThermostat,
-    ShellyRelay,
-    TasmotaRelay,
-    decide_heater,
-    parse_temperature,
-)
+from roomctl.devices.relay import ShellyRelay, TasmotaRelay
+from roomctl.devices.relay_thermostat import RelayThermostat, parse_temperature
 from roomctl.errors import DeviceRejected, DeviceUnreachable
 from roomctl.model.config import RelayThermostatConfig, SensorConfig
 from roomctl.mqtt import MqttBus
 from roomctl.sim.broker import Broker
-from roomctl.sim.z2m import (
-    RoomModel,
-    ShellyRelayEmulator,
-    TasmotaRelayEmulator,
-    TemperatureSensorEmulator,
-)
+from roomctl.sim.relays import ShellyRelayEmulator, TasmotaRelayEmulator
+from roomctl.sim.thermal import RoomModel, TemperatureSensorEmulator
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
 
@@ -47,76 +36,7 @@ def thermostat_config(
     )
 
 
-CFG = thermostat_config(
-    hysteresis_c=0.5, min_on_s=120, min_off_s=60, max_temp_c=26, sensor_timeout_s=600
-)
-BASE = ControlInput(
-    now_s=1000.0,
-    mode="heat",
-    setpoint_c=21.0,
-    temperature_c=21.0,
-    temperature_at_s=990.0,
-    heater_on=False,
-    heater_since_s=0.0,
-)
-
-
-# -- the pure decision --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("temperature", "heater_on", "expected"),
-    [
-        (20.75, False, True),  # at the lower edge of the band: on
-        (20.8, False, False),  # inside the band: stays off
-        (20.8, True, True),  # inside the band: stays on
-        (21.25, True, False),  # at the upper edge: off
-        (19.0, None, True),  # unknown relay state: straight to what is wanted
-    ],
-)
-def test_hysteresis(temperature: float, heater_on: bool | None, expected: bool) -> None:
-    x = replace(BASE, temperature_c=temperature, heater_on=heater_on)
-    assert decide_heater(x, CFG).on is expected
-
-
-def test_minimum_on_time_holds_the_heater_on() -> None:
-    warm = replace(BASE, temperature_c=22.0, heater_on=True, heater_since_s=950.0)
-    held = decide_heater(warm, CFG)
-    assert held.on and "minimum on time" in held.reason
-    assert not decide_heater(replace(warm, now_s=1070.0), CFG).on  # 120 s reached
-
-
-def test_minimum_off_time_holds_the_heater_off() -> None:
-    cold = replace(BASE, temperature_c=18.0, heater_on=False, heater_since_s=970.0)
-    held = decide_heater(cold, CFG)
-    assert not held.on and "minimum off time" in held.reason
-    assert decide_heater(replace(cold, now_s=1030.0), CFG).on  # 60 s reached
-
-
-def test_maximum_temperature_overrides_everything() -> None:
-    hot = replace(BASE, setpoint_c=30.0, temperature_c=26.0, heater_on=True, heater_since_s=999.0)
-    decision = decide_heater(hot, CFG)
-    assert not decision.on and "maximum" in decision.reason
-
-
-@pytest.mark.parametrize(
-    ("change", "reason"),
-    [
-        ({"temperature_at_s": 399.0}, "sensor silent for 601 s"),
-        ({"temperature_c": None, "temperature_at_s": None}, "no temperature reading"),
-        ({"mode": "off"}, "heating off"),
-        ({"setpoint_c": None}, "no setpoint"),
-    ],
-)
-def test_safety_turns_off_at_once(change: dict[str, object], reason: str) -> None:
-    cold_and_just_on = replace(BASE, temperature_c=15.0, heater_on=True, heater_since_s=999.0)
-    decision = decide_heater(replace(cold_and_just_on, **change), CFG)  # type: ignore[arg-type]
-    assert not decision.on and reason in decision.reason
-
-
-def test_sensor_silence_boundary() -> None:
-    cold = replace(BASE, temperature_c=15.0, heater_on=None, temperature_at_s=400.0)
-    assert decide_heater(cold, CFG).on  # exactly 600 s old: still trusted
+# -- the sensor's payloads ----------------------------------------------------------------------
 
 
 def test_temperature_payloads() -> None:
@@ -128,6 +48,23 @@ def test_temperature_payloads() -> None:
     fahrenheit = b'{"DS18B20":{"Id":"01","Temperature":71.6},"TempUnit":"F"}'
     assert parse_temperature(tasmota, fahrenheit) == 22.0
     assert parse_temperature(tasmota, b"not json") is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"temperature": NaN}',  # Python's json reads these; a heater must not
+        b'{"temperature": Infinity}',
+        b'{"temperature": -Infinity}',
+        b'{"temperature": -273.15}',  # a disconnected probe
+        b'{"temperature": 850}',  # a unit or scaling error
+        b'{"temperature": true}',
+    ],
+)
+def test_implausible_temperatures_are_ignored(payload: bytes) -> None:
+    assert parse_temperature(SensorConfig(type="z2m", topic="s"), payload) is None
+    tasmota = payload.replace(b'"temperature"', b'"DS18B20": {"Temperature"') + b"}"
+    assert parse_temperature(SensorConfig(type="tasmota", topic="s"), tasmota) is None
 
 
 # -- relays through the broker ------------------------------------------------------------------
