@@ -217,8 +217,12 @@ def read_yaml(path: Path) -> Source | Problem:
             name, None, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB; not read"
         )
     loader = _Loader(text)
+    lines: dict[PathKey, int] = {}
+    dupes: list[Duplicate] = []
     try:
         node = loader.get_single_node()
+        if node is not None:  # walked before construction, which flattens merge keys (<<)
+            _walk(node, (), lines, dupes)
         data = loader.construct_document(node) if node is not None else None
     except LimitError as exc:
         mark = exc.problem_mark
@@ -234,10 +238,6 @@ def read_yaml(path: Path) -> Source | Problem:
         return Problem(name, None, "", "not read: nested too deeply")
     finally:
         loader.dispose()
-    lines: dict[PathKey, int] = {}
-    dupes: list[Duplicate] = []
-    if node is not None:
-        _walk(node, (), lines, dupes)
     problems = [Problem(name, at, where, message) for at, where, message in dupes]
     return Source(name, data, lines, tuple(problems))
 
