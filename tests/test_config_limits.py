@@ -76,7 +76,12 @@ HOSTILE = [
     ),
     ("infinity", "room: {id: x}\nfade_s: .inf\n", 2, "not read: '.inf' is not a finite number"),
     ("nan", "room: {id: x}\nfade_s: .nan\n", 2, "not read: '.nan' is not a finite number"),
-    ("overflow", "room: {id: x}\nfade_s: 1.0e+999\n", 2, "not read: '1.0e+999' is not a finite number"),
+    (
+        "overflow",
+        "room: {id: x}\nfade_s: 1.0e+999\n",
+        2,
+        "not read: '1.0e+999' is not a finite number",
+    ),
     (
         "file over the size limit",
         "# padding\n" * (MAX_FILE_BYTES // 10 + 1),
