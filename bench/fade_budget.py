@@ -7,16 +7,17 @@ light strip "strip", a Zigbee2MQTT "ceiling" light, a Sonos "speakers" and a Zig
 driver is exercised.  Safety settings are config.example.yaml's.  MQTT goes through a Mosquitto
 started here.
 
-Time: a lock-step virtual clock (`LockstepClock`).  Virtual time stands still while any engine
-worker is busy (planning, or waiting for a device to answer over real loopback I/O) and jumps to
-the next deadline only when every worker sleeps on the clock.  So a command takes no session
-time, exactly as if the devices answered instantly, and the 8.5-hour session runs in about a
-minute; the drivers' real-time timeouts are never at risk, because real time passes normally
-during I/O.  The emulators (Kasa fades, Z2M fades and command log, Sonos playback and action
-log) run on the same virtual clock, so a native transition of N seconds ends N session seconds
-later and read-back sees what a real device would.  A scaled clock (ScaledClock at 120–300x)
-was not used: there every millisecond of real latency would count as 0.1–0.3 session seconds
-and distort exactly the figures measured here (commands per second and step sizes).
+Time: roomctl's VirtualClock in lock step (`LockstepClock`).  Virtual time stands still
+while any engine worker is busy (planning, or waiting for a device to answer over real
+loopback I/O) and jumps to the next deadline only when every worker sleeps on the clock.  So a
+command takes no session time, exactly as if the devices answered instantly, and the 8.5-hour
+session runs in about a minute; the drivers' real-time timeouts are never at risk, because
+real time passes normally during I/O.  The emulators (Kasa fades, Z2M fades and command log,
+Sonos playback and action log) run on the same virtual clock, so a native transition of N
+seconds ends N session seconds later and read-back sees what a real device would.  A scaled
+clock (ScaledClock at 120–300x) was not used: there every millisecond of real latency would
+count as 0.1–0.3 session seconds and distort exactly the figures measured here (commands per
+second and step sizes).
 
 The engine runs with the daemon's settings (EngineSettings defaults, the room's volume-rise
 limit, read-back every 30 s, manual changes adopted).  From the emulators' logs, per device:
@@ -41,10 +42,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import heapq
 import itertools
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +54,12 @@ from typing import Any
 import yaml
 
 from bench import Figure, print_table
+from roomctl.clock import VirtualClock
 from roomctl.control.session import SessionControl
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
 from roomctl.model.arc import format_hmm
-from roomctl.model.library import PACKAGE_SCENES, Library, load_library
+from roomctl.model.library import EXAMPLE_CONFIG, PACKAGE_SCENES, Library, load_library
 from roomctl.model.state import DeviceState
 from roomctl.mqtt.bus import MqttBus
 from roomctl.sim.broker import Broker
@@ -81,49 +83,40 @@ MIRED_VISIBLE = 5.0  # one visible step in roomctl/steps.py (MIRED_STEP)
 STALL_S = 60.0  # real seconds without every worker asleep: something hangs
 
 
-class LockstepClock:
-    """Virtual time that moves only when `parties` tasks (the engine's workers) all sleep on it.
+class LockstepClock(VirtualClock):
+    """roomctl's VirtualClock, moved only when `parties` tasks (the engine's workers) all sleep
+    on it.
 
-    `run_until()` drives it: it waits until every worker sleeps, then jumps to the earliest
-    deadline and wakes the sleepers due then.  Nothing else may sleep on this clock.
+    `run_until()` drives it: it waits until every worker sleeps, then `advance()`s to the
+    earliest deadline, which wakes the sleepers due then.  Nothing else may sleep on this
+    clock.  Only the counting of sleepers is added here; time, deadlines and waking are
+    VirtualClock's.
     """
 
     def __init__(self, start: float, parties: int) -> None:
-        self._now = start
-        self._start = start
+        super().__init__(start)
         self.parties = parties
         self.steps = 0
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-        self._pending = 0
+        self._due: Counter[float] = Counter()  # deadlines of the sleeps in progress
         self._idle = asyncio.Event()
-
-    def now(self) -> float:
-        return self._now
-
-    def monotonic(self) -> float:
-        return self._now - self._start
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
-            await asyncio.sleep(0)
+            await super().sleep(seconds)
             return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, (self._now + seconds, next(self._seq), fut))
-        self._count(+1)
+        deadline = self.now() + seconds
+        self._due[deadline] += 1
+        self._changed()
         try:
-            await fut
-        finally:
-            # Resolved futures were counted off when resolved; a cancelled sleep counts off here.
-            if not fut.done():
-                fut.cancel()
-                self._count(-1)
-            elif fut.cancelled():
-                self._count(-1)
+            await super().sleep(seconds)
+        finally:  # woken or cancelled: no longer asleep
+            self._due[deadline] -= 1
+            if not self._due[deadline]:
+                del self._due[deadline]
+            self._changed()
 
-    def _count(self, delta: int) -> None:
-        self._pending += delta
-        if self._pending >= self.parties:
+    def _changed(self) -> None:
+        if self._due.total() >= self.parties:
             self._idle.set()
         else:
             self._idle.clear()
@@ -135,8 +128,8 @@ class LockstepClock:
                     await self._idle.wait()
             except TimeoutError:
                 raise RuntimeError(
-                    f"lock-step clock: only {self._pending} of {self.parties} workers asleep "
-                    f"after {STALL_S:g} real seconds"
+                    f"lock-step clock: only {self._due.total()} of {self.parties} workers "
+                    f"asleep after {STALL_S:g} real seconds"
                 ) from None
             await asyncio.sleep(0)
 
@@ -144,18 +137,12 @@ class LockstepClock:
         """Advance, deadline by deadline, until `end`."""
         while True:
             await self._until_idle()
-            while self._heap and self._heap[0][2].done():
-                heapq.heappop(self._heap)
-            if not self._heap or self._heap[0][0] > end:
-                self._now = max(self._now, end)
+            due = min(self._due, default=None)
+            if due is None or due > end:
+                await self.advance(max(0.0, end - self.now()), settle=2)
                 return
-            self._now = max(self._now, self._heap[0][0])
             self.steps += 1
-            while self._heap and self._heap[0][0] <= self._now:
-                _, _, fut = heapq.heappop(self._heap)
-                if not fut.done():
-                    fut.set_result(None)
-                    self._count(-1)
+            await self.advance(max(0.0, due - self.now()), settle=2)
 
 
 # ------------------------------------------------------------------------------ the room
@@ -217,19 +204,18 @@ class Room:
                     "zone": "climate",
                 },
             ],
-            "safety": {  # as config.example.yaml
-                "min_brightness_pct": 5,
-                "floor_lights": ["lamp"],
-                "max_volume": 60,
-                "max_volume_rise_per_10s": 6,
-                "temperature_c": {"min": 18, "max": 24},
-                "min_fade": {"light_s": 30, "audio_s": 5},
-                "emergency": {"brightness_pct": 100, "color_temp_k": 4000, "clear_fade_s": 60},
-            },
+            "safety": example_safety(),
             "storage": {"path": str(self.folder / "roomctl.db")},
             "mqtt": {"host": self.broker.host, "port": self.broker.port},
             "scenes_dir": str(PACKAGE_SCENES),
         }
+
+
+def example_safety() -> dict[str, Any]:
+    """The safety settings of the shipped config.example.yaml (read, not copied)."""
+    example = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    safety: dict[str, Any] = example["safety"]
+    return safety
 
 
 @contextlib.asynccontextmanager

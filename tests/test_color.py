@@ -12,12 +12,16 @@ from roomctl.model.color import (
     brightness_from_lightness,
     ct_to_hs,
     ease,
+    hs_to_rgb,
     hue_in_ranges,
+    kelvin_to_rgb,
     lerp_brightness,
     lerp_hue,
     lerp_mired,
     lightness,
     nearest_allowed_hue,
+    rgb8,
+    rgb_to_hs,
 )
 
 CURVES = ("linear", "ease", "ease-in", "ease-out")
@@ -210,3 +214,30 @@ def test_ct_to_hs_ranges() -> None:
         hue, sat = ct_to_hs(k)
         assert 0.0 <= hue < 360.0
         assert 0.0 <= sat <= 100.0
+
+
+# ------------------------------------------------------------ sRGB conversions
+
+
+def test_kelvin_to_rgb_is_warm_to_cool_and_clamped() -> None:
+    warm, cool = kelvin_to_rgb(2000), kelvin_to_rgb(9000)
+    assert warm[0] == 1.0 and warm[2] < 0.2
+    assert cool[2] == 1.0 and cool[0] < 1.0
+    assert kelvin_to_rgb(0) == kelvin_to_rgb(1000)  # outside the fit: its nearest end, no error
+    assert kelvin_to_rgb(1e9) == kelvin_to_rgb(40000)
+
+
+@pytest.mark.parametrize("kelvin", [1500, 2700, 4000, 6500, 9000])
+def test_ct_to_hs_is_the_hue_and_saturation_of_kelvin_to_rgb(kelvin: int) -> None:
+    back = hs_to_rgb(*ct_to_hs(kelvin))
+    assert back == pytest.approx(kelvin_to_rgb(kelvin), abs=1e-9)
+
+
+def test_hue_saturation_round_trip_and_8_bit() -> None:
+    assert rgb8(hs_to_rgb(120, 100)) == (0, 255, 0)
+    assert rgb8(hs_to_rgb(480, 100)) == (0, 255, 0)  # hue wraps
+    assert rgb8(hs_to_rgb(0, 0)) == (255, 255, 255)
+    assert rgb8(hs_to_rgb(30, 250)) == rgb8(hs_to_rgb(30, 100))  # saturation clamped
+    hue, sat = rgb_to_hs(hs_to_rgb(200, 40))
+    assert (hue, sat) == (pytest.approx(200), pytest.approx(40))
+    assert rgb8((1.2, -0.1, 0.5)) == (255, 0, 128)

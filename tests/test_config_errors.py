@@ -1,12 +1,14 @@
 """load_library() on broken files: every problem names the file, the line, the field and what is
 wrong, with a "did you mean" for names that are nearly right.
 
-Each test copies config.example.yaml and scenes/ into a temporary folder and breaks one thing.
+Each case copies config.example.yaml and scenes/ into a temporary folder, breaks one thing and
+checks the one problem it gives: its file, line, field path and whole message.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,14 @@ from roomctl.model.library import load_library
 from roomctl.model.loader import Source, read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIG = "config.yaml"
+CALM, PEAK = "scenes/calm.yaml", "scenes/peak.yaml"
+PSILOCYBIN, LSD, MDMA = (
+    "scenes/arcs/psilocybin.yaml",
+    "scenes/arcs/lsd.yaml",
+    "scenes/arcs/mdma.yaml",
+)
+ONSET_PHASE = '{name: onset, scene: onset, duration: "0:30"'
 
 
 @pytest.fixture
@@ -26,9 +36,12 @@ def room(tmp_path: Path) -> Path:
     return tmp_path / "config.yaml"
 
 
-def edit(path: Path, old: str, new: str) -> int:
-    """Replace the one occurrence of `old` in `path`; return the (1-based) line where `new`
-    starts."""
+def edit(path: Path, old: str | None, new: str) -> int:
+    """Replace the one occurrence of `old` in `path` (the whole file when `old` is None);
+    return the (1-based) line where `new` starts."""
+    if old is None:
+        path.write_text(new, encoding="utf-8")
+        return 1
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} should occur once in {path}"
     pos = text.index(old)
@@ -50,10 +63,6 @@ def problems_of(config: Path) -> list[Problem]:
     assert problems, "a ConfigError carries at least one problem"
     assert str(info.value) == "\n".join(str(p) for p in problems)
     return problems
-
-
-def same_file(problem: Problem, path: Path) -> bool:
-    return Path(problem.file).resolve() == path.resolve()
 
 
 def only(problems: list[Problem]) -> Problem:
@@ -84,380 +93,168 @@ def test_the_copied_library_loads(room: Path) -> None:
     assert len(lib.scenes) == len(list((room.parent / "scenes").glob("*.yaml")))
 
 
-# --------------------------------------------------------------------- YAML syntax
+# ------------------------------------------------------------- one broken thing each
 
 
-def test_bad_yaml_syntax_in_a_scene_names_the_line(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "title: Calm", "title: Calm: and quiet")
+@dataclass(frozen=True)
+class Case:
+    """Replace `old` by `new` in `file` (all of it when `old` is None) and expect one problem:
+    `line` lines below where the edit starts (None: no line), at `path`, saying `message`."""
+
+    id: str
+    file: str
+    old: str | None
+    new: str
+    path: str
+    message: str
+    line: int | None = 0
+
+
+# A case takes two or three lines here (the formatter would spread each over eight).
+# fmt: off
+CASES = [
+    # YAML syntax
+    Case("yaml syntax in a scene", CALM, "title: Calm", "title: Calm: and quiet", "",
+         "not valid YAML: mapping values are not allowed here"),
+    Case("yaml syntax in the config (noticed where the next key starts)", CONFIG,
+         "  max_volume: 60", "  max_volume: [60", "",
+         "not valid YAML: while parsing a flow sequence expected ',' or ']', but got ':'", line=1),
+    Case("tab indentation", PEAK, "  lamp: {on: true", "\tlamp: {on: true", "",
+         "not valid YAML: while scanning for the next token found character '\\t' that cannot "
+         "start any token"),
+    Case("duplicate key", CALM, "fade_s: 60", "fade_s: 60\nfade_s: 6", "",
+         "key 'fade_s' appears twice (lines 3 and 4)", line=1),
+    # unknown keys
+    Case("unknown key in a scene suggests the right one", CALM,
+         "  lamp: {on: true, brightness_pct: 20", "  lamp: {on: true, brightnes_pct: 20",
+         "lights.lamp.brightnes_pct",
+         "unknown key 'brightnes_pct' (did you mean 'brightness_pct'?)"),
+    Case("unknown key in block style names its own line", CALM, None,
+         "name: calm\nfade_s: 60\nlights:\n  lamp:\n    on: true\n    brightness_pct: 20\n    "
+         "colour_temp_k: 2700\n",
+         "lights.lamp.colour_temp_k", "unknown key 'colour_temp_k' (did you mean 'color_temp_k'?)",
+         line=6),
+    Case("unknown key in the config", CONFIG, "  max_volume: 60", "  max_volum: 60",
+         "safety.max_volum", "unknown key 'max_volum' (did you mean 'max_volume'?)"),
+    Case("unknown top-level key in the config", CONFIG, "safety:", "safty:", "safty",
+         "unknown key 'safty' (did you mean 'safety'?)"),
+    Case("unknown key in an arc phase", PSILOCYBIN, ONSET_PHASE,
+         ONSET_PHASE.replace("duration", "duraton"), "phases[2].duraton",
+         "unknown key 'duraton' (did you mean 'duration'?)"),
+    Case("unknown key without a similar name", CALM, "fade_s: 60", "fade_s: 60\nzzz: 1", "zzz",
+         "unknown key 'zzz'", line=1),
+    Case("off: is a key, not a boolean", CALM, "  lamp: {on: true", "  lamp: {off: true",
+         "lights.lamp.off", "unknown key 'off'"),
+    # wrong types
+    Case("wrong type in a scene", CALM, "fade_s: 60", "fade_s: slow", "fade_s",
+         "Input should be a valid number, unable to parse string as a number (got 'slow')"),
+    Case("wrong type for volume", CALM, "volume: 18", "volume: loud", "music.speakers.volume",
+         "Input should be a valid integer, unable to parse string as an integer (got 'loud')"),
+    Case("wrong type in the config", CONFIG, "  max_volume: 60", "  max_volume: loud",
+         "safety.max_volume",
+         "Input should be a valid integer, unable to parse string as an integer (got 'loud')"),
+    Case("malformed time in an arc", PSILOCYBIN, ONSET_PHASE, ONSET_PHASE.replace("0:30", "0:3x"),
+         "phases[2].duration",
+         "expected a time like '1:30' (hours:minutes) or minutes, got '0:3x'"),
+    Case("on: given as a list", CALM, "  lamp: {on: true", "  lamp: {on: [1]", "lights.lamp.on",
+         "Input should be a valid boolean"),
+    # out of range
+    Case("brightness 150", CALM, "  lamp: {on: true, brightness_pct: 20",
+         "  lamp: {on: true, brightness_pct: 150", "lights.lamp.brightness_pct",
+         "Input should be less than or equal to 100 (got 150)"),
+    Case("hue 400 in flow style", CALM, "hue: 30,", "hue: 400,", "lights.accent.hue",
+         "Input should be less than or equal to 360 (got 400)"),
+    Case("hue 400 in block style names the hue's line", CALM, None,
+         "name: calm\nlights:\n  accent:\n    saturation: 70\n    hue: 400\n", "lights.accent.hue",
+         "Input should be less than or equal to 360 (got 400)", line=4),
+    Case("volume 120", CALM, "volume: 18", "volume: 120", "music.speakers.volume",
+         "Input should be less than or equal to 100 (got 120)"),
+    Case("safety volume 120", CONFIG, "  max_volume: 60", "  max_volume: 120", "safety.max_volume",
+         "Input should be less than or equal to 100 (got 120)"),
+    Case("colour temperature and hue together", CALM, "hue: 30, saturation: 70",
+         "hue: 30, color_temp_k: 2700", "lights.accent",
+         "give either color_temp_k or hue/saturation, not both"),
+    Case("a broken scene is not also reported missing from the arcs that use it", PEAK,
+         "volume: 26", "volume: 260", "music.speakers.volume",
+         "Input should be less than or equal to 100 (got 260)"),
+    # drivers and required fields
+    Case("unknown driver suggests the right one", CONFIG, "driver: sonos,", "driver: sonoss,",
+         "devices[3]",
+         "unknown driver 'sonoss'; one of 'kasa', 'sonos', 'z2m_light', 'z2m_thermostat', "
+         "'relay_thermostat' (did you mean 'sonos'?)"),
+    Case("unknown driver without a similar name", CONFIG, "driver: sonos,", "driver: hue,",
+         "devices[3]",
+         "unknown driver 'hue'; one of 'kasa', 'sonos', 'z2m_light', 'z2m_thermostat', "
+         "'relay_thermostat'"),
+    Case("missing required field", CONFIG, ", host: \"192.168.1.40\"", "", "devices[0].host",
+         "'host' is required but missing"),
+    # references
+    Case("arc phase naming a missing scene", PSILOCYBIN, "{name: peak, scene: peak,",
+         "{name: peak, scene: peek,", "phases[4].scene",
+         "no scene named 'peek' (did you mean 'peak'?)"),
+    Case("scene zone typo", CALM, "  lamp: {on: true", "  lammp: {on: true", "lights.lammp",
+         "no zone 'lammp' in this room (did you mean 'lamp'?)"),
+    Case("zone of the wrong kind", CALM, "  speakers: {favorite", "  lamp: {favorite",
+         "music.lamp", "zone 'lamp' holds lamp, which cannot take music"),
+    Case("floor light that is not a light", CONFIG, "floor_lights: [lamp]",
+         "floor_lights: [speakers]", "safety.floor_lights[0]",
+         "'speakers' is not a light of this room"),
+    Case("floor light typo", CONFIG, "floor_lights: [lamp]", "floor_lights: [lamp, lmap]",
+         "safety.floor_lights[1]", "'lmap' is not a light of this room (did you mean 'lamp'?)"),
+    Case("arc temperature band wider than safety", MDMA, "temperature_c: {min: 20, max: 22}",
+         "temperature_c: {min: 16, max: 22}", "temperature_c",
+         "16–22 °C is wider than the room's safety band 18–24 °C; an arc may only narrow it"),
+    # whole files
+    Case("scene name must match the file name", CALM, "name: calm", "name: calmer", "name",
+         "name 'calmer' does not match the file name 'calm'"),
+    Case("arc name must match the file name", LSD, "name: lsd", "name: acid", "name",
+         "name 'acid' does not match the file name 'lsd'"),
+    Case("empty scene file", CALM, None, "", "", "expected a mapping of keys, got an empty file",
+         line=None),
+    Case("config file with only a comment", CONFIG, None, "# nothing yet\n", "",
+         "expected a mapping of keys, got an empty file", line=None),
+    Case("scene file that is a list", CALM, None, "- lamp\n- ceiling\n", "",
+         "expected a mapping of keys, got list"),
+    Case("missing scene folder", CONFIG, "scenes_dir: scenes", "scenes_dir: no-such-folder",
+         "scenes_dir", "scene folder '{folder}/no-such-folder' does not exist"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_one_broken_thing_is_one_problem_with_its_line(room: Path, case: Case) -> None:
+    target = room.parent / case.file
+    line = edit(target, case.old, case.new)
     p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert p.line == line
-    assert p.path == ""
-    assert p.message.startswith("not valid YAML")
-    assert "mapping values are not allowed" in p.message
+    assert Path(p.file).resolve() == target.resolve()
+    assert p.line == (None if case.line is None else line + case.line), str(p)
+    assert p.path == case.path
+    assert p.message == case.message.format(folder=room.parent.resolve())
 
 
-def test_bad_yaml_syntax_in_the_config_names_the_line(room: Path) -> None:
-    line = edit(room, "  max_volume: 60", "  max_volume: [60")
-    p = only(problems_of(room))
-    assert same_file(p, room)
-    # The parser notices the unclosed list where the next key starts.
-    assert p.line in (line, line + 1)
-    assert p.message.startswith("not valid YAML")
-
-
-def test_tab_indentation_names_the_line(room: Path) -> None:
-    peak = room.parent / "scenes" / "peak.yaml"
-    line = edit(peak, "  lamp: {on: true", "\tlamp: {on: true")
-    p = only(problems_of(room))
-    assert same_file(p, peak)
-    assert p.line == line
-    assert "'\\t'" in p.message
-
-
-# ------------------------------------------------------------------- unknown keys
-
-
-def test_unknown_key_in_a_scene_suggests_the_right_one(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(
-        calm, "  lamp: {on: true, brightness_pct: 20", "  lamp: {on: true, brightnes_pct: 20"
-    )
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert p.line == line
-    assert p.path == "lights.lamp.brightnes_pct"
-    assert p.message == "unknown key 'brightnes_pct' (did you mean 'brightness_pct'?)"
-
-
-def test_unknown_key_in_block_style_names_its_own_line(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    calm.write_text(
-        "name: calm\n"
-        "fade_s: 60\n"
-        "lights:\n"
-        "  lamp:\n"
-        "    on: true\n"
-        "    brightness_pct: 20\n"
-        "    colour_temp_k: 2700\n",
-        encoding="utf-8",
-    )
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (7, "lights.lamp.colour_temp_k")
-    assert p.message == "unknown key 'colour_temp_k' (did you mean 'color_temp_k'?)"
-
-
-def test_unknown_key_in_the_config(room: Path) -> None:
-    line = edit(room, "  max_volume: 60", "  max_volum: 60")
-    p = only(problems_of(room))
-    assert same_file(p, room)
-    assert (p.line, p.path) == (line, "safety.max_volum")
-    assert p.message == "unknown key 'max_volum' (did you mean 'max_volume'?)"
-
-
-def test_unknown_top_level_key_in_the_config(room: Path) -> None:
-    line = edit(room, "safety:", "safty:")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "safty")
-    assert "did you mean 'safety'?" in p.message
-
-
-def test_unknown_key_in_an_arc_phase(room: Path) -> None:
-    arc = room.parent / "scenes" / "arcs" / "psilocybin.yaml"
-    line = edit(
-        arc,
-        '{name: onset, scene: onset, duration: "0:30"',
-        '{name: onset, scene: onset, duraton: "0:30"',
-    )
-    p = only(problems_of(room))
-    assert same_file(p, arc)
-    assert (p.line, p.path) == (line, "phases[2].duraton")
-    assert p.message == "unknown key 'duraton' (did you mean 'duration'?)"
-
-
-def test_unknown_key_without_a_similar_name_has_no_suggestion(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    edit(calm, "fade_s: 60", "fade_s: 60\nzzz: 1")
-    p = only(problems_of(room))
-    assert p.path == "zzz"
-    assert p.message == "unknown key 'zzz'"
-
-
-# ---------------------------------------------------------------------- wrong types
-
-
-def test_wrong_type_in_a_scene(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "fade_s: 60", "fade_s: slow")
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert (p.line, p.path) == (line, "fade_s")
-    assert "valid number" in p.message
-    assert "'slow'" in p.message
-
-
-def test_wrong_type_for_volume(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "volume: 18", "volume: loud")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "music.speakers.volume")
-    assert "valid integer" in p.message
-    assert "'loud'" in p.message
-
-
-def test_wrong_type_in_the_config(room: Path) -> None:
-    line = edit(room, "  max_volume: 60", "  max_volume: loud")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "safety.max_volume")
-    assert "valid integer" in p.message
-
-
-def test_malformed_time_in_an_arc(room: Path) -> None:
-    arc = room.parent / "scenes" / "arcs" / "psilocybin.yaml"
-    line = edit(
-        arc,
-        '{name: onset, scene: onset, duration: "0:30"',
-        '{name: onset, scene: onset, duration: "0:3x"',
-    )
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "phases[2].duration")
-    assert "expected a time like '1:30'" in p.message
-    assert "'0:3x'" in p.message
-
-
-def test_on_given_as_a_list_is_a_wrong_type(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "  lamp: {on: true", "  lamp: {on: [1]")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "lights.lamp.on")
-    assert "valid boolean" in p.message
-
-
-# ------------------------------------------------------------------ out of range
-
-
-def test_brightness_150_is_out_of_range(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(
-        calm, "  lamp: {on: true, brightness_pct: 20", "  lamp: {on: true, brightness_pct: 150"
-    )
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert (p.line, p.path) == (line, "lights.lamp.brightness_pct")
-    assert "less than or equal to 100" in p.message
-    assert "150" in p.message
-
-
-def test_hue_400_is_out_of_range(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "hue: 30,", "hue: 400,")
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert p.line == line
-    assert p.path.startswith("lights.accent")
-    assert p.message == "Input should be less than or equal to 360 (got 400)"
-
-
-def test_hue_400_names_the_hue_field_and_line(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    calm.write_text(
-        "name: calm\nlights:\n  accent:\n    saturation: 70\n    hue: 400\n",
-        encoding="utf-8",
-    )
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (5, "lights.accent.hue")
-
-
-def test_volume_120_is_out_of_range(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "volume: 18", "volume: 120")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "music.speakers.volume")
-    assert "less than or equal to 100" in p.message
-    assert "120" in p.message
-
-
-def test_safety_volume_out_of_range(room: Path) -> None:
-    line = edit(room, "  max_volume: 60", "  max_volume: 120")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "safety.max_volume")
-    assert "less than or equal to 100" in p.message
-
-
-def test_colour_temperature_and_hue_together_are_rejected(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "hue: 30, saturation: 70", "hue: 30, color_temp_k: 2700")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "lights.accent")
-    assert p.message == "give either color_temp_k or hue/saturation, not both"
-
-
-# -------------------------------------------------------------------- unknown driver
-
-
-def test_unknown_driver_suggests_the_right_one(room: Path) -> None:
-    line = edit(room, "driver: sonos,", "driver: sonoss,")
-    p = only(problems_of(room))
-    assert same_file(p, room)
-    assert (p.line, p.path) == (line, "devices[3]")
-    assert p.message.startswith("unknown driver 'sonoss'; one of 'kasa', 'sonos'")
-    assert p.message.endswith("(did you mean 'sonos'?)")
-
-
-def test_unknown_driver_without_a_similar_name(room: Path) -> None:
-    line = edit(room, "driver: sonos,", "driver: hue,")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "devices[3]")
-    assert "unknown driver 'hue'" in p.message
-    assert "relay_thermostat" in p.message
-    assert "did you mean" not in p.message
-
-
-def test_missing_required_field_is_named(room: Path) -> None:
-    edit(room, ', host: "192.168.1.40"', "")
-    p = only(problems_of(room))
-    assert "host" in p.path or "host" in p.message
-
-
-# ---------------------------------------------------------------- dangling references
-
-
-def test_arc_phase_naming_a_missing_scene(room: Path) -> None:
-    arc = room.parent / "scenes" / "arcs" / "psilocybin.yaml"
-    line = edit(arc, "{name: peak, scene: peak,", "{name: peak, scene: peek,")
-    p = only(problems_of(room))
-    assert same_file(p, arc)
-    assert (p.line, p.path) == (line, "phases[4].scene")
-    assert p.message == "no scene named 'peek' (did you mean 'peak'?)"
-
-
-def test_scene_zone_typo_suggests_the_zone(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "  lamp: {on: true", "  lammp: {on: true")
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert (p.line, p.path) == (line, "lights.lammp")
-    assert p.message == "no zone 'lammp' in this room (did you mean 'lamp'?)"
+# ------------------------------------------------------------------ not a problem
 
 
 def test_zone_with_no_similar_name_is_only_a_note(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
+    calm = room.parent / CALM
     edit(calm, "  lamp: {on: true", "  garden: {on: true")
     lib = load_library(room)  # no ConfigError
-    assert len(lib.notes) == 1
-    assert "calm.yaml" in lib.notes[0]
-    assert "'garden'" in lib.notes[0]
+    assert lib.notes == [
+        f"{calm}: zone 'garden' has no device in this room; that part of the scene is not used"
+    ]
     assert "garden" in lib.scenes["calm"].lights  # kept in the scene, just not used here
 
 
-def test_zone_of_the_wrong_kind(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "  speakers: {favorite", "  lamp: {favorite")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "music.lamp")
-    assert "cannot take music" in p.message
-
-
-def test_floor_lights_naming_a_non_light(room: Path) -> None:
-    line = edit(room, "floor_lights: [lamp]", "floor_lights: [speakers]")
-    p = only(problems_of(room))
-    assert same_file(p, room)
-    assert (p.line, p.path) == (line, "safety.floor_lights[0]")
-    assert p.message == "'speakers' is not a light of this room"
-
-
-def test_floor_lights_typo_suggests_the_light(room: Path) -> None:
-    line = edit(room, "floor_lights: [lamp]", "floor_lights: [lamp, lmap]")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "safety.floor_lights[1]")
-    assert p.message == "'lmap' is not a light of this room (did you mean 'lamp'?)"
-
-
-def test_a_broken_scene_does_not_also_count_as_missing(room: Path) -> None:
-    """The arc that uses a scene that failed to load is not reported a second time."""
-    peak = room.parent / "scenes" / "peak.yaml"
-    edit(peak, "volume: 26", "volume: 260")
-    p = only(problems_of(room))
-    assert same_file(p, peak)
-    assert p.path == "music.speakers.volume"
-
-
-# ---------------------------------------------------------------- file-level problems
-
-
-def test_scene_name_must_match_the_file_name(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "name: calm", "name: calmer")
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert (p.line, p.path) == (line, "name")
-    assert p.message == "name 'calmer' does not match the file name 'calm'"
-
-
-def test_arc_name_must_match_the_file_name(room: Path) -> None:
-    arc = room.parent / "scenes" / "arcs" / "lsd.yaml"
-    line = edit(arc, "name: lsd", "name: acid")
-    p = only(problems_of(room))
-    assert same_file(p, arc)
-    assert (p.line, p.path) == (line, "name")
-    assert "'acid'" in p.message
-    assert "'lsd'" in p.message
-
-
-def test_empty_scene_file(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    calm.write_text("", encoding="utf-8")
-    p = only(problems_of(room))
-    assert same_file(p, calm)
-    assert p.message == "expected a mapping of keys, got an empty file"
-
-
-def test_empty_config_file(room: Path) -> None:
-    room.write_text("# nothing yet\n", encoding="utf-8")
-    p = only(problems_of(room))
-    assert same_file(p, room)
-    assert p.message == "expected a mapping of keys, got an empty file"
-
-
-def test_scene_file_that_is_a_list(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    calm.write_text("- lamp\n- ceiling\n", encoding="utf-8")
-    p = only(problems_of(room))
-    assert (p.line, p.message) == (1, "expected a mapping of keys, got list")
+def test_arc_temperature_band_inside_safety_is_fine(room: Path) -> None:
+    arc = room.parent / MDMA
+    edit(arc, "temperature_c: {min: 20, max: 22}", "temperature_c: {min: 18, max: 24}")
+    assert load_library(room).arcs["mdma"].temperature_c is not None
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     p = only(problems_of(missing))
-    assert same_file(p, missing)
-    assert (p.line, p.path, p.message) == (None, "", "file not found")
-
-
-def test_missing_scene_folder(room: Path) -> None:
-    line = edit(room, "scenes_dir: scenes", "scenes_dir: no-such-folder")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "scenes_dir")
-    assert "no-such-folder" in p.message
-    assert "does not exist" in p.message
-
-
-# ---------------------------------------------------------------- temperature band
-
-
-def test_arc_temperature_band_wider_than_safety(room: Path) -> None:
-    arc = room.parent / "scenes" / "arcs" / "mdma.yaml"
-    line = edit(arc, "temperature_c: {min: 20, max: 22}", "temperature_c: {min: 16, max: 22}")
-    p = only(problems_of(room))
-    assert same_file(p, arc)
-    assert (p.line, p.path) == (line, "temperature_c")
-    assert "16–22 °C is wider than the room's safety band 18–24 °C" in p.message
-
-
-def test_arc_temperature_band_inside_safety_is_fine(room: Path) -> None:
-    arc = room.parent / "scenes" / "arcs" / "mdma.yaml"
-    edit(arc, "temperature_c: {min: 20, max: 22}", "temperature_c: {min: 18, max: 24}")
-    assert load_library(room).arcs["mdma"].temperature_c is not None
+    assert (p.file, p.line, p.path, p.message) == (str(missing), None, "", "file not found")
 
 
 # ---------------------------------------------------------------- on:/off: as keys
@@ -470,14 +267,6 @@ def test_on_and_off_stay_keys_not_booleans(tmp_path: Path) -> None:
     assert isinstance(src, Source)
     assert src.data == {"on": 1, "off": 2, "yes": 3, "no": 4, "flag": True, "other": False}
     assert src.line(("off",)) == 2
-
-
-def test_off_key_in_a_scene_is_reported_by_name(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    line = edit(calm, "  lamp: {on: true", "  lamp: {off: true")
-    p = only(problems_of(room))
-    assert (p.line, p.path) == (line, "lights.lamp.off")  # not 'lights.lamp.False'
-    assert p.message.startswith("unknown key 'off'")
 
 
 def test_on_false_in_a_scene_turns_the_light_off(room: Path) -> None:
@@ -510,7 +299,7 @@ def test_several_problems_in_several_files_are_all_reported(room: Path) -> None:
 
 
 def test_several_problems_in_one_file_are_all_reported(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
+    calm = room.parent / CALM
     edit(calm, "fade_s: 60", "fade_s: -1")
     edit(calm, "brightness_pct: 20", "brightness_pct: 150")
     edit(calm, "volume: 18", "volume: 120")
@@ -519,14 +308,8 @@ def test_several_problems_in_one_file_are_all_reported(room: Path) -> None:
 
 
 def test_config_and_scene_problems_are_reported_together(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
+    calm = room.parent / CALM
     edit(room, "  max_volume: 60", "  max_volum: 60")
     edit(calm, "brightness_pct: 20", "brightnes_pct: 20")
     files = {Path(p.file).resolve() for p in problems_of(room)}
     assert files == {room.resolve(), calm.resolve()}
-
-
-def test_duplicate_key_is_reported(room: Path) -> None:
-    calm = room.parent / "scenes" / "calm.yaml"
-    edit(calm, "fade_s: 60", "fade_s: 60\nfade_s: 6")
-    problems_of(room)

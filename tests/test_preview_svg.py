@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from roomctl.model.color import ct_to_hs, hs_to_rgb, kelvin_to_rgb, rgb8
 from roomctl.model.events import Event, EventKind
 from roomctl.model.library import Library, load_library
 from roomctl.model.state import LightState
-from roomctl.preview.svg import kelvin_rgb, light_rgb, render_svg
+from roomctl.preview.svg import light_rgb, render_svg
 from roomctl.timeline.fold import Timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -150,11 +151,40 @@ def test_window_before_the_session_still_draws(lib: Library) -> None:
     assert len([g for g in root.iter(f"{SVG}g") if g.get("class") == "lane"]) == 5
 
 
+def _kelvin_rgb(kelvin: int) -> tuple[int, int, int]:
+    return light_rgb(LightState(on=True, brightness_pct=50, color_temp_k=kelvin))
+
+
 def test_colours() -> None:
-    warm, neutral, cool = kelvin_rgb(2200), kelvin_rgb(4000), kelvin_rgb(6500)
+    warm, neutral, cool = _kelvin_rgb(2200), _kelvin_rgb(4000), _kelvin_rgb(6500)
     assert warm[0] == 255 and warm[2] < 60
     assert warm[2] < neutral[2] < cool[2]
     assert min(cool) > 240  # 6500 K is close to white
     assert light_rgb(LightState(on=True, brightness_pct=50, hue=240, saturation=100)) == (0, 0, 255)
     assert light_rgb(LightState(on=True, brightness_pct=50, hue=0, saturation=0)) == (255, 255, 255)
     assert min(light_rgb(LightState(on=True, brightness_pct=50))) > 200  # white-only light
+
+
+@pytest.mark.parametrize("kelvin", range(1500, 9001, 250))
+def test_the_preview_draws_a_white_in_the_colour_color_py_gives_it(kelvin: int) -> None:
+    """One colour-temperature fit: the drawn colour is color.py's, and its hue and saturation
+    are what the timeline sends a light that only takes hue/saturation (within 8-bit
+    rounding)."""
+    drawn = _kelvin_rgb(kelvin)
+    assert drawn == rgb8(kelvin_to_rgb(kelvin))
+    as_hue = rgb8(hs_to_rgb(*ct_to_hs(kelvin)))  # a blackbody's brightest channel is full
+    assert all(abs(a - b) <= 1 for a, b in zip(drawn, as_hue, strict=True)), (drawn, as_hue)
+
+
+def test_the_chart_uses_the_lights_own_colour(lib: Library) -> None:
+    """The lamp's gradient at a moment of the session is the colour of the lamp's state then."""
+    tl = _timeline(lib)
+    start, end = T, T0 + 3 * 3600
+    root = ET.fromstring(render_svg(tl, start, end, step_s=60))
+    at = T0 + 3600.0  # a whole minute: a sample, so the gradient has a stop here
+    state = tl.at(at).devices["lamp"]
+    assert isinstance(state, LightState)
+    assert state.color_temp_k is not None
+    assert _colour_at(root, "lamp", start, end, at) == pytest.approx(
+        rgb8(kelvin_to_rgb(state.color_temp_k)), abs=0.5
+    )

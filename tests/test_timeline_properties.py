@@ -44,18 +44,6 @@ MAX_L_PER_S = 100.0 / ROOM.safety.min_fade.light_s * EASE_MAX_SLOPE
 # Shown brightness is rounded, and a light that comes on shows at least 1 % (L* ≈ 9).
 L_TOLERANCE = lightness(1.0) + 1.0
 
-# Known bug (see test_timeline.py::test_emergency_clear_fades_even_with_a_brightness_limit):
-# with a client brightness limit below 100 % the light drops to the limit at once when an
-# emergency is cleared.  Set to False once that test passes, so this test checks it too.
-CLEAR_JUMP_BUG_OPEN = False
-
-# Known bug (see test_timeline.py::test_cue_off_for_a_channel_the_arc_never_set): a channel
-# that only a cue or override ever set crashes the timeline when that layer goes away.
-STALE_OWNER_BUG_OPEN = False
-
-# Known issue (see test_timeline.py::test_hold_freezes_the_return_from_an_expired_override).
-HOLD_OUTPUT_FADE_OPEN = False
-
 SETTINGS = settings(
     max_examples=60,
     deadline=None,
@@ -223,12 +211,8 @@ def sessions(draw: st.DrawFn, max_events: int = 10) -> Session:
     arc = draw(st.sampled_from(sorted(LIB.arcs)))
     start: dict[str, Any] = {"arc": arc}
     if draw(st.booleans()):
-        # A dose time in the past joins the arc in a later phase.  While the stale-owner bug is
-        # open (test_timeline.py::test_cue_off_for_a_channel_the_arc_never_set) that crashes
-        # as soon as a cue or override that set such a channel goes away, so only planned
-        # doses (the arc starts at its first phase) are drawn until it is fixed.
-        earliest = 1 if STALE_OWNER_BUG_OPEN else -5 * 3600
-        start["t0"] = T + draw(st.integers(earliest, 3600))
+        # A dose time in the past joins the arc in a later phase.
+        start["t0"] = T + draw(st.integers(-5 * 3600, 3600))
     if draw(st.booleans()):
         start["room"] = draw(room_as_read())
     events = [Event(T, K.START, start, seq=1)]
@@ -264,8 +248,6 @@ def in_emergency(snap: Snapshot) -> bool:
 def test_lights_never_change_faster_than_the_shortest_fade(s: Session) -> None:
     tl = s.timeline()
     jumps_allowed = [e.at for e in s.later if e.kind is K.EMERGENCY_ON]
-    if CLEAR_JUMP_BUG_OPEN and s.prefs.brightness_max_pct < 100:
-        jumps_allowed += [e.at for e in s.later if e.kind is K.EMERGENCY_CLEAR]
     times = s.samples()
     snaps = [tl.at(t) for t in times]
     for (t1, a), (t2, b) in itertools.pairwise(zip(times, snaps, strict=True)):
@@ -382,15 +364,6 @@ def test_hold_freezes_the_arc_clock_and_the_room(case: tuple[Session, int]) -> N
     # Fades in wall time that a layer change started before the hold (a cue, an override, the
     # end of an emergency) may finish during it; after that nothing moves.
     settled_from = max([hold.at, *(e.at + SETTLE_S for e in s.later if e.at < hold.at)])
-    if HOLD_OUTPUT_FADE_OPEN and any(
-        e.kind is K.OVERRIDE and e.data.get("until") == "phase" and e.at < hold.at for e in s.later
-    ):
-        # Known issue (test_timeline.py::test_hold_freezes_the_return_from_an_expired_override):
-        # an override that ends with its phase fades back over the phase's fade in wall time,
-        # and that fade goes on during a hold.
-        phase = LIB.arcs[s.arc].phases[first.status.phase_index]
-        fade = phase.fade_s if phase.fade_s is not None else LIB.scenes[phase.scene].fade_s
-        settled_from = max(settled_from, first.status.phase_started_at + fade + SETTLE_S)
     still = [x for t, x in zip(inside, snaps, strict=True) if t >= settled_from]
     for x in still[1:]:
         assert x.devices == still[0].devices

@@ -1,28 +1,39 @@
-"""Perceptual interpolation: brightness on the CIE lightness curve, colour temperature in mireds,
-hue the short way round (or the other way, when the short way crosses a colour the client avoids).
+"""Colour maths, all of it: perceptual interpolation (brightness on the CIE lightness curve,
+colour temperature in mireds, hue the short way round or the other way when the short way
+crosses a colour the client avoids), and conversions between colour temperature, hue/saturation
+and sRGB (for lights that only take hue, and for drawing).
 
 Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
+import colorsys
 import math
 from collections.abc import Sequence
 
 __all__ = [
+    "RGB",
+    "RGB8",
     "HueRange",
     "brightness_from_lightness",
     "ct_to_hs",
     "ease",
+    "hs_to_rgb",
     "hue_in_ranges",
+    "kelvin_to_rgb",
     "lerp",
     "lerp_brightness",
     "lerp_hue",
     "lerp_mired",
     "lightness",
     "nearest_allowed_hue",
+    "rgb8",
+    "rgb_to_hs",
 ]
 
+RGB = tuple[float, float, float]  # sRGB, each channel 0..1
+RGB8 = tuple[int, int, int]  # sRGB, each channel 0..255
 HueRange = tuple[float, float]  # degrees, start..end going clockwise; (345, 15) wraps through 0
 
 
@@ -108,12 +119,11 @@ def nearest_allowed_hue(hue: float, avoid: Sequence[HueRange], margin: float = 5
     return hue % 360.0  # every hue avoided: the clamp falls back to white light
 
 
-def ct_to_hs(kelvin: float) -> tuple[float, float]:
-    """Approximate hue (degrees) and saturation (percent) of white light at `kelvin`.
-
-    Uses Tanner Helland's fit of the blackbody locus to sRGB, then RGB → HSV.
-    """
-    t = kelvin / 100.0
+def kelvin_to_rgb(kelvin: float) -> RGB:
+    """Approximate colour (sRGB, each 0..1) of a blackbody at `kelvin`: Tanner Helland's fit of
+    the blackbody locus, valid from 1000 to 40000 K (clamped to that range).  The one fit roomctl
+    uses, for hue/saturation of a white and for drawing a white."""
+    t = min(max(kelvin, 1000.0), 40000.0) / 100.0
     if t <= 66:
         r = 255.0
         g = 99.4708025861 * math.log(t) - 161.1195681661
@@ -123,14 +133,27 @@ def ct_to_hs(kelvin: float) -> tuple[float, float]:
         g = 288.1221695283 * (t - 60) ** -0.0755148492
         b = 255.0
     r, g, b = (min(255.0, max(0.0, c)) / 255.0 for c in (r, g, b))
-    hi, lo = max(r, g, b), min(r, g, b)
-    if hi == lo:
-        return 0.0, 0.0
-    d = hi - lo
-    if hi == r:
-        h = ((g - b) / d) % 6.0
-    elif hi == g:
-        h = (b - r) / d + 2.0
-    else:
-        h = (r - g) / d + 4.0
-    return (h * 60.0) % 360.0, d / hi * 100.0
+    return r, g, b
+
+
+def hs_to_rgb(hue: float, saturation_pct: float) -> RGB:
+    """sRGB (each 0..1) of a hue (degrees) at a saturation (percent), full value."""
+    sat = min(max(saturation_pct, 0.0), 100.0) / 100.0
+    return colorsys.hsv_to_rgb((hue % 360.0) / 360.0, sat, 1.0)
+
+
+def rgb_to_hs(rgb: RGB) -> tuple[float, float]:
+    """Hue (degrees, 0..360) and saturation (percent) of an sRGB colour (each 0..1)."""
+    h, s, _ = colorsys.rgb_to_hsv(*rgb)
+    return (h * 360.0) % 360.0, s * 100.0
+
+
+def ct_to_hs(kelvin: float) -> tuple[float, float]:
+    """Approximate hue (degrees) and saturation (percent) of white light at `kelvin`."""
+    return rgb_to_hs(kelvin_to_rgb(kelvin))
+
+
+def rgb8(rgb: RGB) -> RGB8:
+    """An sRGB colour (each 0..1) as 8-bit channels."""
+    r, g, b = (round(min(max(c, 0.0), 1.0) * 255) for c in rgb)
+    return r, g, b

@@ -4,6 +4,7 @@ file, line, field path, what is wrong, and a "did you mean" for names that are n
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,16 @@ from pydantic import BaseModel, ValidationError
 
 from roomctl.errors import Problem
 
-__all__ = ["Source", "did_you_mean", "load_model", "read_yaml", "vocabulary"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "Source",
+    "did_you_mean",
+    "load_model",
+    "read_yaml",
+    "vocabulary",
+]
 
 M = TypeVar("M", bound=BaseModel)
 PathKey = tuple[str | int, ...]
@@ -63,10 +73,96 @@ def _child(node: Any, part: str | int) -> tuple[bool, Any]:
     return False, node
 
 
+# Limits on what one file may ask of the loader.  A room's largest file (config.yaml) is a few
+# kilobytes, a few hundred values and six levels deep; these leave a wide margin and still stop
+# a hostile or broken file (billion laughs, self-referencing anchors, endless nesting, huge
+# numbers) in well under a second and a few megabytes.
+MAX_FILE_BYTES = 1 << 20
+MAX_NODES = 100_000  # values in the document, counting every alias expansion
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_NUMBER_CHARS = 100  # digits of an integer or a float in the file
+
+
+class LimitError(yaml.MarkedYAMLError):
+    """A file that is too big, too deep or expands too far (counted while it is read)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false are booleans, so `on:` and `off:` stay keys."""
+    """YAML 1.2 booleans (only true/false are booleans, so `on:` and `off:` stay keys), and
+    bounded: nesting, alias expansion, number size and non-finite numbers are checked while the
+    document is composed and constructed, before anything grows."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0  # values composed so far, an alias counting as everything it stands for
+        self._sizes: dict[str, int] = {}  # anchor -> values under it, once it is complete
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            anchor = str(event.anchor)
+            mark: Any = event.start_mark
+            if anchor in self.anchors and anchor not in self._sizes:
+                raise LimitError(
+                    None,
+                    None,
+                    f"alias *{anchor} refers to its own anchor &{anchor} "
+                    "(a structure that contains itself)",
+                    mark,
+                )
+            node = super().compose_node(parent, index)
+            self._count(self._sizes.get(anchor, 1), mark, alias=anchor)
+            return node
+        self._count(1, event.start_mark)
+        before = self._nodes - 1
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise LimitError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+            )
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if event.anchor is not None:
+            self._sizes[event.anchor] = self._nodes - before
+        return node
+
+    def _count(self, n: int, mark: Any, alias: str | None = None) -> None:
+        self._nodes += n
+        if self._nodes > MAX_NODES:
+            how = f" (alias *{alias} expands to {n} values)" if alias is not None else ""
+            raise LimitError(None, None, f"more than {MAX_NODES} values in one file{how}", mark)
 
 
+def _number(loader: _Loader, node: yaml.ScalarNode, kind: str) -> None:
+    if len(node.value) > MAX_NUMBER_CHARS:
+        raise LimitError(
+            None,
+            None,
+            f"{kind} of {len(node.value)} characters; at most {MAX_NUMBER_CHARS} are allowed",
+            node.start_mark,
+        )
+
+
+def _construct_int(loader: _Loader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    _number(loader, node, "an integer")
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+def _construct_float(loader: _Loader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    _number(loader, node, "a number")
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        raise LimitError(None, None, f"{node.value!r} is not a finite number", node.start_mark)
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -106,28 +202,42 @@ def _walk(
 
 
 def read_yaml(path: Path) -> Source | Problem:
-    """Parse one YAML file, or say why it cannot be read."""
+    """Parse one YAML file, or say why it cannot be read (one problem, with its line)."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         return Problem(name, None, "", "file not found")
     except (OSError, UnicodeDecodeError) as exc:
         return Problem(name, None, "", f"cannot read the file: {exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return Problem(
+            name, None, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB; not read"
+        )
+    loader = _Loader(text)
+    lines: dict[PathKey, int] = {}
+    dupes: list[Duplicate] = []
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is not None:  # walked before construction, which flattens merge keys (<<)
+            _walk(node, (), lines, dupes)
+        data = loader.construct_document(node) if node is not None else None
+    except LimitError as exc:
+        mark = exc.problem_mark
+        return Problem(name, mark.line + 1 if mark else None, "", f"not read: {exc.problem}")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         what = " ".join(s for s in (exc.context, exc.problem) if s)
         return Problem(name, line, "", f"not valid YAML: {what}")
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         return Problem(name, None, "", f"not valid YAML: {exc}")
-    lines: dict[PathKey, int] = {}
-    dupes: list[Duplicate] = []
-    if node is not None:
-        _walk(node, (), lines, dupes)
+    except RecursionError:
+        return Problem(name, None, "", "not read: nested too deeply")
+    finally:
+        loader.dispose()
     problems = [Problem(name, at, where, message) for at, where, message in dupes]
     return Source(name, data, lines, tuple(problems))
 

@@ -11,26 +11,46 @@ markers (timed from the dose) stay where they happened.
 
 from __future__ import annotations
 
-import colorsys
 import math
 from collections.abc import Sequence
-from itertools import accumulate, groupby
+from itertools import accumulate
 from xml.sax.saxutils import escape
 
 from roomctl.model.arc import format_hmm
-from roomctl.model.color import lightness
+from roomctl.model.color import RGB8, hs_to_rgb, kelvin_to_rgb, lightness, rgb8
 from roomctl.model.config import DeviceConfig, DeviceKind
 from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
+from roomctl.preview.draw import (
+    BG,
+    CLIMATE,
+    FAINT,
+    FONT,
+    GRID,
+    LEFT,
+    MARK,
+    MUSIC,
+    MUTED,
+    NEUTRAL,
+    PANEL,
+    PANEL_ALT,
+    RIGHT,
+    TEXT,
+    TOP,
+    WIDTH,
+    attr,
+    hex_colour,
+    labels,
+    line,
+    rect,
+    runs,
+    settled,
+    text,
+    text_width,
+)
 from roomctl.timeline.fold import Snapshot, Timeline
 
-__all__ = ["kelvin_rgb", "light_rgb", "render_svg"]
+__all__ = ["light_rgb", "render_svg"]
 
-RGB = tuple[int, int, int]
-WIDTH, LEFT, RIGHT, TOP = 1200, 170, 36, 148
-BG, PANEL, PANEL_ALT = "#14161a", "#181b20", "#1c1f25"
-TEXT, MUTED, FAINT, GRID = "#d8dbe0", "#8d939c", "#5c626b", "#2a2e35"
-MUSIC, CLIMATE, MARK = "#8fb8c9", "#d9a17a", "#b7a6d9"
-FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif"
 LANE_H = {
     DeviceKind.LIGHT: 100,
     DeviceKind.PLAYER: 90,
@@ -38,121 +58,16 @@ LANE_H = {
     DeviceKind.SWITCH: 36,
 }
 GAP = 12
-NEUTRAL: RGB = (236, 230, 218)  # a white-only light
 
 
-def kelvin_rgb(kelvin: float) -> RGB:
-    """Approximate sRGB of a blackbody at `kelvin` (Tanner Helland's fit)."""
-    t = min(max(kelvin, 1000.0), 40000.0) / 100.0
-    if t <= 66:
-        r, g = 255.0, 99.4708025861 * math.log(t) - 161.1195681661
-        b = 0.0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307
-    else:
-        r = 329.698727446 * (t - 60) ** -0.1332047592
-        g = 288.1221695283 * (t - 60) ** -0.0755148492
-        b = 255.0
-    r8, g8, b8 = (round(min(255.0, max(0.0, c))) for c in (r, g, b))
-    return r8, g8, b8
-
-
-def light_rgb(state: LightState) -> RGB:
+def light_rgb(state: LightState) -> RGB8:
     """The colour a light shows: its colour temperature, its hue/saturation, or neutral white."""
     if state.color_temp_k is not None:
-        return kelvin_rgb(state.color_temp_k)
+        return rgb8(kelvin_to_rgb(state.color_temp_k))
     if state.hue is not None:
-        sat = (state.saturation if state.saturation is not None else 100.0) / 100.0
-        r, g, b = colorsys.hsv_to_rgb((state.hue % 360.0) / 360.0, min(max(sat, 0.0), 1.0), 1.0)
-        return round(r * 255), round(g * 255), round(b * 255)
+        sat = state.saturation if state.saturation is not None else 100.0
+        return rgb8(hs_to_rgb(state.hue, sat))
     return NEUTRAL
-
-
-def _hex(c: RGB) -> str:
-    return f"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"
-
-
-def _attr(s: str) -> str:
-    return escape(s, {'"': "&quot;"})
-
-
-def _text(
-    x: float,
-    y: float,
-    s: str,
-    size: float = 11,
-    fill: str = MUTED,
-    *,
-    anchor: str = "start",
-    extra: str = "",
-) -> str:
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}" '
-        f'text-anchor="{anchor}"{extra}>{escape(s)}</text>'
-    )
-
-
-def _rect(x: float, y: float, w: float, h: float, attrs: str) -> str:
-    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" {attrs}/>'
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, attrs: str) -> str:
-    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" {attrs}/>'
-
-
-def _width(s: str, size: float) -> float:
-    return len(s) * size * 0.56  # rough: enough to keep labels apart
-
-
-def _runs(
-    xs: Sequence[float],
-    keys: Sequence[str | None],
-    x_end: float,
-) -> list[tuple[str, float, float]]:
-    """(key, x from, x to) of each stretch of consecutive samples with the same non-None key."""
-    out: list[tuple[str, float, float]] = []
-    i = 0
-    for key, run in groupby(keys):
-        n = len(list(run))
-        if key is not None:
-            out.append((key, xs[i], xs[i + n] if i + n < len(xs) else x_end))
-        i += n
-    return out
-
-
-def _labels(
-    items: Sequence[tuple[float, float, str]],
-    size: float,
-    fill: str,
-    *,
-    rows: int = 1,
-    row_h: float = 12,
-    x_max: float = WIDTH - RIGHT,
-) -> list[str]:
-    """Text at (x, y), moved a row down when it would overlap the previous; dropped if no row
-    has room."""
-    ends = [-1e9] * rows
-    out: list[str] = []
-    for want, y, s in sorted(items):
-        x = min(want, x_max - _width(s, size))
-        for row in range(rows):
-            if x >= ends[row] + 6:
-                ends[row] = x + _width(s, size)
-                out.append(_text(x, y + row * row_h, s, size, fill))
-                break
-    return out
-
-
-def _settled(values: Sequence[str | None], min_run: int) -> list[int]:
-    """Where a value settles: the first index of each run of at least `min_run` equal values
-    that differs from the previous such run."""
-    out: list[int] = []
-    last, i = None, 0
-    for value, run in groupby(values):
-        n = len(list(run))
-        if n >= min_run and value is not None and value != last:
-            out.append(i)
-            last = value
-        i += n
-    return out
 
 
 def _playing(s: DeviceState | None) -> tuple[str, int] | None:
@@ -197,12 +112,14 @@ class _Chart:
 
     def phases(self) -> list[str]:
         out: list[str] = []
-        runs = _runs(self.xs, [s.status.phase if s.status else None for s in self.snaps], self.x1)
-        for i, (_, a, b) in enumerate(runs):
+        phase_runs = runs(
+            self.xs, [s.status.phase if s.status else None for s in self.snaps], self.x1
+        )
+        for i, (_, a, b) in enumerate(phase_runs):
             fill = PANEL if i % 2 == 0 else PANEL_ALT
-            out.append(_rect(a, TOP - 44, b - a, self.bottom - TOP + 44, f'fill="{fill}"'))
-        out += _labels([(a + 4, TOP - 27, name) for name, a, _ in runs], 12, TEXT, rows=2)
-        for what, a, b in _runs(self.xs, [_interruption(s) for s in self.snaps], self.x1):
+            out.append(rect(a, TOP - 44, b - a, self.bottom - TOP + 44, f'fill="{fill}"'))
+        out += labels([(a + 4, TOP - 27, name) for name, a, _ in phase_runs], 12, TEXT, rows=2)
+        for what, a, b in runs(self.xs, [_interruption(s) for s in self.snaps], self.x1):
             colour = "#d46a6a" if what == "emergency" else "#7f8fa6"
             if not what.startswith("cue"):  # the arc clock stands still: shade the lanes
                 fill = (
@@ -210,9 +127,9 @@ class _Chart:
                     if what == "emergency"
                     else 'fill="url(#hatch)"'
                 )
-                out.append(_rect(a, TOP - 6, b - a, self.bottom - TOP + 6, fill))
-            out.append(_rect(a, self.bottom + 3, b - a, 4, f'rx="2" fill="{colour}"'))
-            out += _labels(
+                out.append(rect(a, TOP - 6, b - a, self.bottom - TOP + 6, fill))
+            out.append(rect(a, self.bottom + 3, b - a, 4, f'rx="2" fill="{colour}"'))
+            out += labels(
                 [(a + 3, self.bottom + 17, what)], 10, "#c98b8b" if what == "emergency" else MUTED
             )
         return out
@@ -231,11 +148,11 @@ class _Chart:
                 continue
             hour = k % 2 == 0
             stroke = ("#4a4f58" if k == 0 else GRID) if hour else "#202329"
-            out.append(_line(xx, TOP - 6, xx, self.bottom, f'stroke="{stroke}"'))
+            out.append(line(xx, TOP - 6, xx, self.bottom, f'stroke="{stroke}"'))
             if not hour or (k // 2) % every == 0:
                 label = "T0" if k == 0 else format_hmm(k * 1800.0)
                 out.append(
-                    _text(
+                    text(
                         xx, self.bottom + 34, label, 11, TEXT if k == 0 else MUTED, anchor="middle"
                     )
                 )
@@ -252,11 +169,11 @@ class _Chart:
                 continue
             xa, xb = self.x(max(a, self.start)), self.x(min(b, self.end))
             row = 0 if xa >= ends[0] else 1
-            ends[row] = max(xb, xa + _width(m.name, 11)) + 8
+            ends[row] = max(xb, xa + text_width(m.name, 11)) + 8
             y = TOP - 49 - 22 * row
             if m.until is not None:
                 out.append(
-                    _rect(
+                    rect(
                         xa,
                         TOP - 6,
                         xb - xa,
@@ -265,11 +182,11 @@ class _Chart:
                     )
                 )
                 out.append(
-                    _line(xa, y, xb, y, f'stroke="{MARK}" stroke-width="2" stroke-opacity="0.7"')
+                    line(xa, y, xb, y, f'stroke="{MARK}" stroke-width="2" stroke-opacity="0.7"')
                 )
             else:
                 out.append(
-                    _line(
+                    line(
                         xa,
                         y - 14,
                         xa,
@@ -277,19 +194,19 @@ class _Chart:
                         f'stroke="{MARK}" stroke-opacity="0.7" stroke-dasharray="4 4"',
                     )
                 )
-            out.append(_text(min(xa + 3, self.x1 - _width(m.name, 11)), y - 5, m.name, 11, MARK))
+            out.append(text(min(xa + 3, self.x1 - text_width(m.name, 11)), y - 5, m.name, 11, MARK))
         return out
 
     # ---------------------------------------------------------------- lanes
 
     def lane(self, dev: DeviceConfig, top: float, h: float) -> list[str]:
-        out = [_line(self.x0, top + h, self.x1, top + h, f'stroke="{GRID}"')]
+        out = [line(self.x0, top + h, self.x1, top + h, f'stroke="{GRID}"')]
         name = dev.name or dev.id
         out.append(
-            _text(LEFT - 14, top + 16, name, 13, TEXT, anchor="end", extra=' font-weight="600"')
+            text(LEFT - 14, top + 16, name, 13, TEXT, anchor="end", extra=' font-weight="600"')
         )
         out.append(
-            _text(
+            text(
                 LEFT - 14,
                 top + 31,
                 f"{dev.id} · zone {dev.zone}" if dev.name else f"zone {dev.zone}",
@@ -298,7 +215,7 @@ class _Chart:
                 anchor="end",
             )
         )
-        out.append(_text(LEFT - 14, top + 45, dev.kind.value, 10, FAINT, anchor="end"))
+        out.append(text(LEFT - 14, top + 45, dev.kind.value, 10, FAINT, anchor="end"))
         states = [s.devices.get(dev.id) for s in self.snaps]
         if dev.kind is DeviceKind.LIGHT:
             return out + self.light(dev.id, states, top + 6, h - 6)
@@ -307,11 +224,10 @@ class _Chart:
         if dev.kind is DeviceKind.THERMOSTAT:
             return out + self.thermostat(states, top + 8, h - 16)
         on = ["on" if isinstance(s, SwitchState) and s.on else None for s in states]
+        white = hex_colour(NEUTRAL)
         return out + [
-            _rect(
-                a, top + h / 2 - 5, b - a, 10, f'rx="3" fill="{_hex(NEUTRAL)}" fill-opacity="0.5"'
-            )
-            for _, a, b in _runs(self.xs, on, self.x1)
+            rect(a, top + h / 2 - 5, b - a, 10, f'rx="3" fill="{white}" fill-opacity="0.5"')
+            for _, a, b in runs(self.xs, on, self.x1)
         ]
 
     def light(
@@ -326,9 +242,10 @@ class _Chart:
         for s in lit:  # an unlit stretch keeps the colour before it (its area is flat anyway)
             colours.append(light_rgb(s) if s is not None else colours[-1])
         colours = colours[1:]
-        gid = f"light-{_attr(dev_id)}"
+        gid = f"light-{attr(dev_id)}"
         stops = [
-            f'<stop offset="{(x - self.x0) / (self.x1 - self.x0):.4f}" stop-color="{_hex(c)}"/>'
+            f'<stop offset="{(x - self.x0) / (self.x1 - self.x0):.4f}" '
+            f'stop-color="{hex_colour(c)}"/>'
             for i, (x, c) in enumerate(zip(self.xs, colours, strict=True))
             if i in (0, len(colours) - 1) or not c == colours[i - 1] == colours[i + 1]
         ]
@@ -346,11 +263,11 @@ class _Chart:
         )
         for pct in (10, 50, 100):
             y = base - h * lightness(pct) / 100.0
-            out.append(_text(self.x1 + 4, y + 3, f"{pct}%", 9, FAINT))
+            out.append(text(self.x1 + 4, y + 3, f"{pct}%", 9, FAINT))
         if dev_id in self.tl.limits.floor_lights:
             y = base - h * lightness(self.tl.limits.floor_pct) / 100.0
             out.append(
-                _line(
+                line(
                     self.x0,
                     y,
                     self.x1,
@@ -359,7 +276,7 @@ class _Chart:
                 )
             )
             out.append(
-                _text(
+                text(
                     LEFT - 14,
                     top + h - 4,
                     f"floor {self.tl.limits.floor_pct:g}%",
@@ -376,8 +293,8 @@ class _Chart:
             else None
             for i, s in enumerate(lit)
         ]
-        items = [(self.xs[i] + 2, ys[i] - 5, names[i] or "") for i in _settled(names, self.steady)]
-        return out + _labels(items, 10, TEXT)
+        items = [(self.xs[i] + 2, ys[i] - 5, names[i] or "") for i in settled(names, self.steady)]
+        return out + labels(items, 10, TEXT)
 
     def player(self, states: Sequence[DeviceState | None], top: float, h: float) -> list[str]:
         base, playing = top + h, [_playing(s) for s in states]
@@ -395,7 +312,7 @@ class _Chart:
             elif segs[-1]:
                 segs.append([])
         out = [
-            _text(
+            text(
                 LEFT - 14,
                 top + h - 4,
                 f"volume (max {self.tl.limits.volume_max:g})",
@@ -417,10 +334,10 @@ class _Chart:
         vols = [str(p[1]) if p is not None else None for p in playing]
         items = [
             (self.xs[i] + 2, base - h * 0.75 * p[1] / vmax - 5, str(p[1]))
-            for i in _settled(vols, self.steady)
+            for i in settled(vols, self.steady)
             if (p := playing[i]) is not None
         ]
-        return out + _labels(sources, 11, MUSIC, rows=2) + _labels(items, 10, TEXT)
+        return out + labels(sources, 11, MUSIC, rows=2) + labels(items, 10, TEXT)
 
     def thermostat(
         self,
@@ -437,16 +354,16 @@ class _Chart:
             return top + h - (v - vlo) / (vhi - vlo) * h
 
         out = [
-            _rect(
+            rect(
                 self.x0,
                 y(hi),
                 self.x1 - self.x0,
                 y(lo) - y(hi),
                 f'fill="{CLIMATE}" fill-opacity="0.07"',
             ),
-            _text(self.x1 + 4, y(hi) + 3, f"{hi:g}°", 9, FAINT),
-            _text(self.x1 + 4, y(lo) + 3, f"{lo:g}°", 9, FAINT),
-            _text(LEFT - 14, top + h + 4, f"band {lo:g}–{hi:g} °C", 10, FAINT, anchor="end"),
+            text(self.x1 + 4, y(hi) + 3, f"{hi:g}°", 9, FAINT),
+            text(self.x1 + 4, y(lo) + 3, f"{lo:g}°", 9, FAINT),
+            text(LEFT - 14, top + h + 4, f"band {lo:g}–{hi:g} °C", 10, FAINT, anchor="end"),
         ]
         pts = [f"{x:.1f},{y(v):.1f}" for x, v in zip(self.xs, vals, strict=True) if v is not None]
         out.append(
@@ -456,10 +373,10 @@ class _Chart:
         names = [f"{v:.1f} °C" if v is not None else None for v in vals]
         items = [
             (self.xs[i] + 2, y(v) - 6, names[i] or "")
-            for i in _settled(names, self.steady)
+            for i in settled(names, self.steady)
             if (v := vals[i]) is not None
         ]
-        return out + _labels(items, 10, CLIMATE)
+        return out + labels(items, 10, CLIMATE)
 
 
 def render_svg(
@@ -478,15 +395,15 @@ def render_svg(
         else "no session in this window"
     )
     body = [
-        _rect(0, 0, WIDTH, c.height, f'fill="{BG}"'),
-        _text(24, 34, heading, 20, TEXT, extra=' font-weight="600"'),
-        _text(24, 54, f"{room.room.name} · arc {arc.name} · {span}", 12, MUTED),
+        rect(0, 0, WIDTH, c.height, f'fill="{BG}"'),
+        text(24, 34, heading, 20, TEXT, extra=' font-weight="600"'),
+        text(24, 54, f"{room.room.name} · arc {arc.name} · {span}", 12, MUTED),
     ]
     body += c.phases() + c.grid() + c.markers()
     for dev, top, h in c.lanes:
-        body += [f'<g class="lane" id="lane-{_attr(dev.id)}">', *c.lane(dev, top, h), "</g>"]
+        body += [f'<g class="lane" id="lane-{attr(dev.id)}">', *c.lane(dev, top, h), "</g>"]
     body.append(
-        _text(
+        text(
             24,
             c.height - 12,
             "Light: height = perceived brightness, colour = the "
@@ -506,6 +423,6 @@ def render_svg(
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{c.height}" '
-        f'viewBox="0 0 {WIDTH} {c.height}" font-family="{_attr(FONT)}">\n'
+        f'viewBox="0 0 {WIDTH} {c.height}" font-family="{attr(FONT)}">\n'
         f"<title>{escape(heading)}</title>\n{defs}\n" + "\n".join(body) + "\n</svg>\n"
     )
