@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,8 +12,9 @@ from roomctl.model.config import MqttConfig
 from roomctl.mqtt import MqttBus
 from roomctl.retry import Backoff
 from roomctl.sim.broker import Broker
+from tests import helpers
 
-Until = Callable[[Callable[[], bool]], Awaitable[None]]
+Until = Callable[[Callable[[], bool]], Awaitable[float]]
 
 
 @pytest.fixture
@@ -48,13 +48,5 @@ async def bus(broker: Broker, topic: str) -> AsyncIterator[MqttBus]:
 
 @pytest.fixture
 def until() -> Until:
-    """`await until(lambda: condition)`: poll (real time) until true; fail after 3 s."""
-
-    async def wait(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
-        async with asyncio.timeout(timeout_s):
-            while True:  # polled: the conditions are plain attributes of drivers and emulators
-                if condition():
-                    return
-                await asyncio.sleep(0.01)
-
-    return wait
+    """`await until(lambda: condition)`: the shared poll-until helper (tests/helpers.py)."""
+    return helpers.until

@@ -8,7 +8,6 @@ import logging
 import random
 import socket
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from roomctl.model.config import MqttConfig
 from roomctl.mqtt import BrokerUnavailableError, MqttBus
 from roomctl.retry import Backoff
 from roomctl.sim.broker import Broker, BrokerError, find_mosquitto
+from tests.helpers import until
 
 
 @pytest.fixture
@@ -28,14 +28,6 @@ def new_bus(broker: Broker, name: str, **kwargs: object) -> MqttBus:
     config = MqttConfig(host=broker.host, port=broker.port, keepalive_s=5)
     fast = Backoff(initial_s=0.05, max_s=0.3)
     return MqttBus(config, f"{name}-{uuid.uuid4().hex[:6]}", backoff=fast, timeout_s=2, **kwargs)  # type: ignore[arg-type]
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while True:  # polled: the conditions are plain attributes of drivers and emulators
-            if condition():
-                return
-            await asyncio.sleep(0.01)
 
 
 def test_backoff_grows_caps_and_jitters() -> None:
