@@ -27,12 +27,12 @@ KINDS = (
 
 def _events(count: int) -> list[Event]:
     rng = random.Random(count)
-    events = [Event(T0, EventKind.START, {"arc": "psilocybin"}, seq=1)]
+    events = [Event.of(T0, EventKind.START, {"arc": "psilocybin"}, seq=1)]
     t = T0
     for i in range(count):
         t += rng.uniform(60, 200)
         kind, data = KINDS[i % len(KINDS)]
-        events.append(Event(t, kind, dict(data), seq=i + 2))
+        events.append(Event.of(t, kind, dict(data), seq=i + 2))
     return events
 
 

@@ -14,10 +14,15 @@ __all__ = [
     "DeviceError",
     "DeviceRejected",
     "DeviceUnreachable",
+    "PreferencesError",
     "Problem",
     "RoomctlError",
     "SessionError",
+    "StoreBusyError",
+    "StoreCorruptError",
     "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
 ]
 
 
@@ -54,7 +59,37 @@ class ConfigError(RoomctlError):
 
 
 class StoreError(RoomctlError):
-    """The session database cannot be opened or written."""
+    """The session database cannot be opened, read or written."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or the database's size limit) is full: nothing new can be written.  Reads
+    still work; the room can go on from what is already stored."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The database cannot be written: a read-only file system, a file or directory without
+    write permission, or a store opened read-only.  Reads still work."""
+
+
+class StoreBusyError(StoreError):
+    """Another process held the database locked for longer than the store waits."""
+
+
+class StoreCorruptError(StoreError):
+    """The file is damaged or not a database: restore it from a backup."""
+
+
+class PreferencesError(RoomctlError):
+    """A client's preferences do not validate (given to be saved, or as stored).
+
+    `client_id` names the client and `field` the first field that is wrong.
+    """
+
+    def __init__(self, client_id: str, field: str, message: str) -> None:
+        self.client_id = client_id
+        self.field = field
+        super().__init__(message)
 
 
 class SessionError(RoomctlError):

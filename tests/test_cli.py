@@ -421,10 +421,6 @@ def test_session_errors_without_a_session_are_one_line(
         (["cue", "tlak"], "no cue scene 'tlak'; cues: talk, break, check-in"),
         (["cue-off"], "no cue is on"),
         (["clear-emergency"], "there is no emergency to clear"),
-        (["extend", "lots"], "extend: minutes must be a number, got 'lots'"),
-        (["extend"], "session extend needs a value"),
-        (["set", "lamp", "brightness_pct"], "session set DEVICE CHANNEL VALUE"),
-        (["set", "lamp", "brightness_pct", "dim"], "value must be a number or true/false"),
         (["set", "lamp", "brightness_pct", "200"], "brightness_pct must be between 0 and 100"),
         (["set", "lamp", "volume", "20"], "lamp: a light has no channel 'volume'"),
         (["set", "lmap", "on", "true"], "no device 'lmap'; devices: lamp, strip"),
@@ -452,6 +448,49 @@ def test_refused_session_commands_exit_2_and_store_nothing(
     with Store.open(db, SystemClock()) as store:
         assert len(store.events(session.id)) == before
         assert len(store.list_sessions()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["extend", "lots"], "argument MIN: minutes must be a number, got 'lots'"),
+        (["extend"], "the following arguments are required: MIN"),
+        (["set", "lamp", "brightness_pct"], "the following arguments are required: VALUE"),
+        (["set", "lamp", "brightness_pct", "dim"], "value must be a number or true/false"),
+        (["set", "lamp", "colour", "20"], "argument CHANNEL: invalid choice: 'colour'"),
+        (["purge"], "the following arguments are required: --older-than"),
+        (["purge", "--older-than", "-3"], "days must be a number >= 0, got '-3'"),
+    ],
+)
+def test_bad_session_arguments_are_one_line_usage_errors(
+    capsys: pytest.CaptureFixture[str], config: Path, argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["session", *argv, "--config", str(config)])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    line = one_line(err)
+    assert line.startswith(f"roomctl session {argv[0]}: ") and message in line
+    assert line.endswith(f"(see roomctl session {argv[0]} --help)")
+
+
+def test_every_session_verb_has_its_own_help(capsys: pytest.CaptureFixture[str]) -> None:
+    verbs = [
+        "start", "status", "hold", "resume", "extend", "advance", "step-back", "jump", "dose",
+        "cue", "cue-off", "set", "emergency", "clear-emergency", "note", "end", "list",
+        "export", "purge",
+    ]  # fmt: skip
+    for verb in verbs:
+        with pytest.raises(SystemExit) as info:
+            main(["session", verb, "--help"])
+        assert info.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: roomctl session {verb} ")
+        assert "--config FILE" in out
+    with pytest.raises(SystemExit):
+        main(["session", "set", "--help"])
+    assert "brightness_pct, color_temp_k" in capsys.readouterr().out
 
 
 def test_unknown_session_verb_is_a_usage_error(

@@ -28,7 +28,7 @@ def lib(repo_root: Path) -> Library:
 
 
 def _timeline(lib: Library, *extra: Event) -> Timeline:
-    start = Event(T, EventKind.START, {"arc": "psilocybin"})
+    start = Event.of(T, EventKind.START, {"arc": "psilocybin"})
     return Timeline(lib.room, lib.arcs["psilocybin"], lib.scenes, [start, *extra])
 
 
@@ -60,7 +60,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 def _emergency(lib: Library) -> Timeline:
     return _timeline(
-        lib, Event(EM_ON, EventKind.EMERGENCY_ON), Event(EM_OFF, EventKind.EMERGENCY_CLEAR)
+        lib, Event.of(EM_ON, EventKind.EMERGENCY_ON), Event.of(EM_OFF, EventKind.EMERGENCY_CLEAR)
     )
 
 
@@ -133,7 +133,7 @@ def test_silence_leaves_a_gap_in_the_volume_line(lib: Library) -> None:
 
 
 def test_hold_is_shaded_with_the_arc_clock(lib: Library) -> None:
-    tl = _timeline(lib, Event(T0 + 3600, EventKind.HOLD), Event(T0 + 5400, EventKind.RESUME))
+    tl = _timeline(lib, Event.of(T0 + 3600, EventKind.HOLD), Event.of(T0 + 5400, EventKind.RESUME))
     texts = _texts(ET.fromstring(render_svg(tl, T, T0 + 3 * 3600, step_s=120)))
     assert "held at 1:00" in texts  # the arc clock stood still at 1:00 for half an hour
 

@@ -229,7 +229,7 @@ def test_extend_out_of_range_is_refused(running: SessionControl, minutes: float)
         ),
         (
             {"device": "lamp", "channel": "brightness_pct", "value": "dim"},
-            "lamp: brightness_pct must be a number",
+            "override: 'value' must be true, false or a number, got 'dim'",
         ),
         (
             {"device": "lamp", "channel": "brightness_pct", "value": True},

@@ -20,7 +20,8 @@ import pytest
 
 from roomctl.clock import SystemClock
 from roomctl.errors import SessionError, StoreError
-from roomctl.model.events import Event, EventKind
+from roomctl.model.events import Event, EventKind, Start
+from roomctl.model.prefs import Preferences
 from roomctl.store.schema import APPLICATION_ID, MIGRATIONS, migrate, schema_version
 from roomctl.store.store import Store
 
@@ -175,8 +176,7 @@ def test_append_returns_the_stored_event_and_events_come_back_in_order(
     appended.append(store.append(sid, EventKind.EXTEND, {"minutes": 10}, by="bo", at=T0 + 30))
     appended.append(store.append(sid, EventKind.HOLD, {}, by="ana"))
     assert [e.seq for e in appended] == sorted(e.seq for e in appended)
-    assert appended[0] == Event(at=T0, kind=EventKind.START, data={"arc": "classic"}, by="ana",
-                                seq=appended[0].seq)  # fmt: skip
+    assert appended[0] == Event(at=T0, payload=Start(arc="classic"), by="ana", seq=appended[0].seq)
     assert appended[2].at == T0 + 30
     assert store.events(sid) == appended
     assert store.events(sid, after_seq=appended[1].seq) == appended[2:]
@@ -187,8 +187,12 @@ def test_invalid_appends_are_refused_and_leave_nothing(store: Store) -> None:
     audit_before = len(store.audit_log())
     with pytest.raises(SessionError, match="minutes"):
         store.append(sid, EventKind.EXTEND, {}, by="ana")
-    with pytest.raises(SessionError, match="JSON"):
+    with pytest.raises(SessionError, match="note: unknown field 'when'"):
         store.append(sid, EventKind.NOTE, {"text": "x", "when": object()}, by="ana")
+    with pytest.raises(SessionError, match="'fade_s'"):
+        store.append(sid, EventKind.OVERRIDE_CLEAR, {"device": "lamp", "fade_s": -1}, by="ana")
+    with pytest.raises(SessionError, match="'minutes'"):
+        store.append(sid, EventKind.EXTEND, {"minutes": float("nan")}, by="ana")
     with pytest.raises(SessionError, match="no session"):
         store.append("s-nope", EventKind.HOLD, {}, by="ana")
     assert store.events(sid) == []
@@ -253,10 +257,11 @@ def test_active_session_is_the_newest_not_ended(store: Store, clock: StepClock) 
 def test_preferences_are_versioned_never_overwritten(store: Store, db: Path) -> None:
     cid = store.create_client("Client A")
     assert store.preferences(cid) is None
-    assert store.save_preferences(cid, {"max_volume": 40}, by="ana") == 1
-    assert store.save_preferences(cid, {"max_volume": 30, "avoid": ["red"]}, by="bo") == 2
-    assert store.preferences(cid) == (2, {"max_volume": 30, "avoid": ["red"]})
-    assert store.preferences(cid, version=1) == (1, {"max_volume": 40})
+    assert store.save_preferences(cid, {"volume_max": 40}, by="ana") == 1
+    second = Preferences(volume_max=30, colors_avoided=("red",))
+    assert store.save_preferences(cid, second, by="bo") == 2
+    assert store.preferences(cid) == (2, second)
+    assert store.preferences(cid, version=1) == (1, Preferences(volume_max=40))
     assert store.preferences(cid, version=3) is None
     assert [(v.version, v.created_by) for v in store.preference_versions(cid)] == [
         (1, "ana"),
@@ -272,7 +277,7 @@ def test_preferences_are_versioned_never_overwritten(store: Store, db: Path) -> 
 
 def test_sessions_check_client_and_preference_version(store: Store) -> None:
     cid = store.create_client()
-    store.save_preferences(cid, {"max_volume": 40}, by="ana")
+    store.save_preferences(cid, {"volume_max": 40}, by="ana")
     sid = store.create_session("room-1", "classic", client_id=cid, prefs_version=1)
     row = store.get_session(sid)
     assert row is not None
@@ -287,7 +292,7 @@ def test_sessions_check_client_and_preference_version(store: Store) -> None:
 
 def test_delete_client_removes_preferences_and_label_but_keeps_sessions(store: Store) -> None:
     cid = store.create_client("Jane Doe")
-    store.save_preferences(cid, {"max_volume": 40}, by="ana")
+    store.save_preferences(cid, {"volume_max": 40}, by="ana")
     sid = store.create_session("room-1", "classic", client_id=cid, prefs_version=1)
     store.delete_client(cid, by="admin")
     assert store.preferences(cid) is None
@@ -308,7 +313,7 @@ def test_delete_client_removes_preferences_and_label_but_keeps_sessions(store: S
 
 def test_every_change_writes_an_audit_row(store: Store, clock: StepClock) -> None:
     cid = store.create_client("Jane Doe", by="ana")
-    store.save_preferences(cid, {"secret": "health"}, by="ana")
+    store.save_preferences(cid, {"notes": "health"}, by="ana")
     sid = store.create_session("room-1", "classic", client_id=cid, by="ana")
     store.append(sid, EventKind.NOTE, {"text": "private note"}, by="bo")
     store.add_user("ana", "correct horse battery", "facilitator", by="admin")
@@ -409,12 +414,12 @@ def test_purge_removes_old_sessions_and_their_events_only(store: Store, clock: S
     recent = store.create_session("room-1", "classic")
     store.append(recent, EventKind.END, {}, by="ana")
     running = store.create_session("room-2", "classic")
-    assert store.purge_sessions(30 * 86400) == 2
+    assert sorted(store.purge_sessions(30 * 86400)) == sorted([old, abandoned])
     assert {s.id for s in store.list_sessions()} == {recent, running}
     with pytest.raises(SessionError, match="no session"):
         store.events(old)
     clock.t += 1
-    assert store.purge_sessions(0) == 1  # only the ended one: a running session is never purged
+    assert store.purge_sessions(0) == [recent]  # a running session is never purged
     assert [s.id for s in store.list_sessions()] == [running]
     assert abandoned not in {s.id for s in store.list_sessions()}
 

@@ -75,8 +75,8 @@ def make(
 ) -> Timeline:
     """A timeline whose START is at T + `at`; `events` are (seconds after T, kind, data)."""
     the_arc = lib.arcs[arc] if isinstance(arc, str) else arc
-    log = [Event(T + at, K.START, {"arc": the_arc.name, **(start or {})}, seq=1)]
-    log += [Event(T + dt, kind, data, seq=i + 2) for i, (dt, kind, data) in enumerate(events)]
+    log = [Event.of(T + at, K.START, {"arc": the_arc.name, **(start or {})}, seq=1)]
+    log += [Event.of(T + dt, kind, data, seq=i + 2) for i, (dt, kind, data) in enumerate(events)]
     all_scenes = {**lib.scenes, **(scenes or {})}
     return Timeline(lib.room, the_arc, all_scenes, log, prefs)
 
@@ -709,7 +709,7 @@ def test_events_before_start_are_ignored(lib: Library) -> None:
 
 def test_without_start_there_is_no_session(lib: Library) -> None:
     arc = lib.arcs["psilocybin"]
-    events = [Event(T + 10, K.HOLD, {}, seq=1), Event(T + 20, K.EMERGENCY_ON, {}, seq=2)]
+    events = [Event.of(T + 10, K.HOLD, {}, seq=1), Event.of(T + 20, K.EMERGENCY_ON, {}, seq=2)]
     tl = Timeline(lib.room, arc, lib.scenes, events)
     for t in (T, T + 30, T + 10_000):
         s = tl.at(t)

@@ -215,7 +215,7 @@ def sessions(draw: st.DrawFn, max_events: int = 10) -> Session:
         start["t0"] = T + draw(st.integers(-5 * 3600, 3600))
     if draw(st.booleans()):
         start["room"] = draw(room_as_read())
-    events = [Event(T, K.START, start, seq=1)]
+    events = [Event.of(T, K.START, start, seq=1)]
     t = T + draw(st.integers(-600, 600))  # some events may come before START
     for i in range(draw(st.integers(1, max_events))):
         # Events come in bursts (a few seconds apart) and with long quiet stretches.
@@ -223,7 +223,7 @@ def sessions(draw: st.DrawFn, max_events: int = 10) -> Session:
         if t > T + SESSION_S:
             break
         kind = draw(st.sampled_from(KINDS))
-        events.append(Event(t, kind, draw(payloads(kind, arc)), seq=i + 2))
+        events.append(Event.of(t, kind, draw(payloads(kind, arc)), seq=i + 2))
     return Session(arc, events, draw(preferences()), random.Random(draw(st.integers(0, 2**32))))
 
 
@@ -328,8 +328,8 @@ def held_sessions(draw: st.DrawFn) -> tuple[Session, int]:
     length = draw(st.integers(1, 4 * 3600))
     seq = max(e.seq for e in s.events) + 1
     hold, resume = (
-        Event(T + at, K.HOLD, {}, seq=seq),
-        Event(T + at + length, K.RESUME, {}, seq=seq + 1),
+        Event.of(T + at, K.HOLD, {}, seq=seq),
+        Event.of(T + at + length, K.RESUME, {}, seq=seq + 1),
     )
     kept = [e for e in later if not hold.at <= e.at <= resume.at]
     s.events = [s.events[0], *kept, hold, resume]

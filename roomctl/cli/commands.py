@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.errors import SessionError
-from roomctl.model.arc import format_hmm
-from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
 from roomctl.store.store import ROLES, Store
 
@@ -98,7 +96,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise group.exceptions[0] from None
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, Store]:
+def _open(args: argparse.Namespace) -> tuple[Library, Store]:
     from pathlib import Path
 
     config = find_config(args.config)
@@ -107,119 +105,6 @@ def _open(args: argparse.Namespace) -> tuple[Any, Store]:
     if not path.is_absolute():
         path = config.resolve().parent / path
     return lib, Store.open(path, room_clock(lib))
-
-
-SESSION_VERBS: dict[str, EventKind] = {
-    "hold": EventKind.HOLD,
-    "resume": EventKind.RESUME,
-    "advance": EventKind.ADVANCE,
-    "step-back": EventKind.STEP_BACK,
-    "dose": EventKind.DOSE,
-    "emergency": EventKind.EMERGENCY_ON,
-    "clear-emergency": EventKind.EMERGENCY_CLEAR,
-    "end": EventKind.END,
-    "cue-off": EventKind.CUE_OFF,
-}
-
-
-def cmd_session(args: argparse.Namespace) -> int:
-    from roomctl.control.session import SessionControl
-
-    lib, store = _open(args)
-    with store:
-        control = SessionControl(lib, store, room_clock(lib))
-        by = args.by or getpass.getuser()
-        verb = args.verb
-        if verb == "start":
-            if not args.value:
-                raise SessionError(f"which arc? one of {', '.join(sorted(lib.arcs))}")
-            row = control.start(args.value[0], by=by, client_id=args.client)
-            print(f"session {row.id} started: arc {row.arc}")
-        elif verb == "status":
-            control.refresh()
-            _print_status(control, args.json)
-        elif verb in SESSION_VERBS:
-            control.command(SESSION_VERBS[verb], by=by)
-            _print_status(control, False)
-        else:
-            control.command(*_valued(verb, args.value), by=by)
-            _print_status(control, False)
-    return 0
-
-
-def _valued(verb: str, value: list[str]) -> tuple[EventKind, dict[str, Any]]:
-    if not value:
-        raise SessionError(f"session {verb} needs a value")
-    if verb == "extend":
-        try:
-            return EventKind.EXTEND, {"minutes": float(value[0])}
-        except ValueError:
-            raise SessionError(f"extend: minutes must be a number, got {value[0]!r}") from None
-    if verb == "jump":
-        return EventKind.JUMP, {"phase": value[0]}
-    if verb == "cue":
-        return EventKind.CUE_ON, {"cue": value[0]}
-    if verb == "note":
-        return EventKind.NOTE, {"text": " ".join(value)}
-    if verb == "set":
-        if len(value) != 3:
-            raise SessionError(
-                "session set DEVICE CHANNEL VALUE, e.g. session set lamp brightness_pct 20"
-            )
-        raw: Any = value[2]
-        if raw in ("true", "false"):
-            raw = raw == "true"
-        else:
-            try:
-                raw = float(raw)
-            except ValueError:
-                raise SessionError(f"value must be a number or true/false, got {raw!r}") from None
-        return EventKind.OVERRIDE, {"device": value[0], "channel": value[1], "value": raw}
-    raise SessionError(f"unknown session command {verb!r}")
-
-
-def _print_status(control: Any, as_json: bool) -> None:
-    snap = control.snapshot()
-    st = snap.status
-    if st is None:
-        print("no session running")
-        return
-    if as_json:
-        from roomctl.preview.rows import device_json
-
-        print(
-            json.dumps(
-                {
-                    "session": control.session.id if control.session else None,
-                    "phase": st.phase,
-                    "arc_clock": format_hmm(st.arc_clock_s),
-                    "held": st.held,
-                    "cue": st.cue,
-                    "emergency": st.emergency,
-                    "ended": st.ended,
-                    "devices": {
-                        k: device_json(v, control.lib.room.device(k))
-                        for k, v in snap.devices.items()
-                    },
-                },
-                indent=2,
-            )
-        )
-        return
-    flags = [
-        f
-        for f, on in (
-            ("HELD", st.held and not st.emergency),
-            ("EMERGENCY", st.emergency),
-            (f"cue {st.cue}", st.cue is not None),
-            ("ended", st.ended),
-        )
-        if on
-    ]
-    print(
-        f"{st.arc} {format_hmm(st.arc_clock_s)}  phase {st.phase}"
-        + (f"  [{', '.join(flags)}]" if flags else "")
-    )
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -250,9 +135,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: SubParsers) -> None:
-    run = sub.add_parser("run", help="run the daemon", description="Run the room's daemon.")
-    run.add_argument("--config", metavar="FILE")
+def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
+    """run, demo, apply, session, user; `config` is the shared parent parser with --config."""
+    run = sub.add_parser(
+        "run", help="run the daemon", description="Run the room's daemon.", parents=[config]
+    )
     run.set_defaults(handler=cmd_run)
 
     demo = sub.add_parser(
@@ -280,35 +167,19 @@ def register(sub: SubParsers) -> None:
         "apply",
         help="apply one scene now and report per device",
         description="Apply one scene once and wait for every device.",
+        parents=[config],
     )
     apply.add_argument("scene", metavar="SCENE")
-    apply.add_argument("--config", metavar="FILE")
     apply.add_argument("--transition", type=float, metavar="S", help="fade in seconds")
     apply.add_argument("--timeout", type=float, default=15.0, metavar="S")
     apply.set_defaults(handler=cmd_apply)
 
-    sess = sub.add_parser(
-        "session",
-        help="start, steer or show the room's session",
-        description="Session commands: start ARC, status, hold, resume, extend MIN, advance, "
-        "step-back, jump PHASE, dose, cue NAME, cue-off, set DEVICE CHANNEL VALUE, "
-        "emergency, clear-emergency, note TEXT, end.",
-    )
-    sess.add_argument(
-        "verb", choices=["start", "status", "extend", "jump", "cue", "note", "set", *SESSION_VERBS]
-    )
-    sess.add_argument("value", nargs="*")
-    sess.add_argument("--config", metavar="FILE")
-    sess.add_argument("--client", metavar="ID", help="client id (start)")
-    sess.add_argument("--by", metavar="NAME", help="who gives the command (default: login)")
-    sess.add_argument("--json", action="store_true")
-    sess.set_defaults(handler=cmd_session)
+    register_session(sub, config, _open)
 
     user = sub.add_parser("user", help="manage logins", description="Manage logins.")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
-    add = usub.add_parser("add", help="add a login")
+    add = usub.add_parser("add", help="add a login", description="Add a login.", parents=[config])
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, default="facilitator")
     add.add_argument("--password-stdin", action="store_true")
-    add.add_argument("--config", metavar="FILE")
     add.set_defaults(handler=cmd_user_add)

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from roomctl import __version__
 from roomctl.cli.commands import register
@@ -74,31 +75,42 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line that says where to find help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(
         prog="roomctl", description="Session-room controller: light, music and temperature."
+    )
+    # --config for every command, given after the command: roomctl session hold --config FILE
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "--config", metavar="FILE", help="the room's config file (default: $ROOMCTL_CONFIG, "
+        "./config.yaml or /etc/roomctl/config.yaml)"
     )
     parser.add_argument("--version", action="version", version=f"roomctl {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[config])
         p.set_defaults(handler=handler)
         return p
 
-    check = add("check", cmd_check, "validate the configuration, every scene and every arc")
-    check.add_argument("--config", metavar="FILE")
+    add("check", cmd_check, "validate the configuration, every scene and every arc")
 
     pre = add("preview", cmd_preview, "show what the room would be like through an arc")
     pre.add_argument("arc", metavar="ARC", help="arc name, e.g. psilocybin")
-    pre.add_argument("--config", metavar="FILE")
     pre.add_argument("--prefs", metavar="FILE", help="client preferences (YAML)")
     pre.add_argument("--at", metavar="H:MM", nargs="+", help="times from the dose")
     pre.add_argument("--json", action="store_true", help="print JSON")
     pre.add_argument("--svg", metavar="FILE", help="draw the arc to an SVG file")
 
-    register(sub)  # run, demo, apply, session, user
+    register(sub, config)  # run, demo, apply, session, user
     return parser
 
 

@@ -12,11 +12,26 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from roomctl.clock import Clock
-from roomctl.errors import SessionError
-from roomctl.model.events import Event, EventKind, validate_payload
+from roomctl.errors import PreferencesError, SessionError
+from roomctl.model.events import (
+    Advance,
+    Channel,
+    Command,
+    CueOff,
+    CueOn,
+    Dose,
+    EmergencyClear,
+    Event,
+    EventKind,
+    Hold,
+    Jump,
+    Override,
+    Resume,
+    Start,
+    StepBack,
+    parse_payload,
+)
 from roomctl.model.library import Library
 from roomctl.model.prefs import NO_PREFERENCES, Preferences
 from roomctl.model.state import DeviceState, LightState, PlayerState
@@ -105,41 +120,74 @@ class SessionControl:
         prefs_version: int | None = None,
         t0: float | None = None,
         room: Mapping[str, Mapping[str, Any]] | None = None,
+        without_preferences: bool = False,
     ) -> SessionRow:
+        """Start a session of `arc`, for `client_id` with their preferences (the given version,
+        or the latest).  Stored preferences that do not validate refuse the start
+        (PreferencesError naming client and field) unless `without_preferences`, which runs
+        the session without them and records that in the start event."""
         self.refresh()
         if self.session is not None:
             raise SessionError(
                 f"a session is already running in {self.room_id} ({self.session.id}); end it first"
             )
         self.lib.arc(arc)
-        if client_id is not None and prefs_version is None:
-            found = self.store.preferences(client_id)
-            prefs_version = found[0] if found else None
-        session_id = self.store.create_session(
-            self.room_id, arc, client_id=client_id, prefs_version=prefs_version, by=by
-        )
-        data: dict[str, Any] = {"arc": arc}
+        if without_preferences:
+            prefs_version = None
+        elif client_id is not None:
+            prefs_version = self._check_prefs(client_id, prefs_version)
+        data: dict[str, Any] = {"arc": arc, "without_preferences": without_preferences}
         if t0 is not None:
             data["t0"] = t0
         if room:
             data["room"] = {k: dict(v) for k, v in room.items()}
-        self.store.append(session_id, EventKind.START, data, by=by, at=self.clock.now())
+        payload = parse_payload(EventKind.START, data)  # SessionError naming a bad field
+        session_id = self.store.create_session(
+            self.room_id, arc, client_id=client_id, prefs_version=prefs_version, by=by
+        )
+        self.store.append(session_id, payload, by=by)  # stamped under the store's write lock
         self.refresh()
         self._notify()
         assert self.session is not None
         return self.session
 
-    def command(self, kind: EventKind, data: Mapping[str, Any] | None = None, *, by: str) -> Event:
-        """Check a command against the session, store it (durably) and apply it."""
+    def _check_prefs(self, client_id: str, version: int | None) -> int | None:
+        """The preferences version a new session uses; refuses stored ones that are invalid."""
+        try:
+            found = self.store.preferences(client_id, version)
+        except PreferencesError as exc:
+            raise PreferencesError(
+                exc.client_id,
+                exc.field,
+                f"{exc}; fix them, or start without preferences (--without-preferences)",
+            ) from None
+        if found is None and version is not None:
+            raise SessionError(f"client {client_id} has no preferences v{version}")
+        return found[0] if found else None
+
+    def command(
+        self,
+        command: Command | EventKind,
+        data: Mapping[str, Any] | None = None,
+        *,
+        by: str,
+    ) -> Event:
+        """Check a command against the session, store it (durably) and apply it.
+
+        `command` is a typed payload (``Extend(minutes=10)``), or a kind with its `data` as
+        plain values, validated through the same model (SessionError naming the field)."""
         self.refresh()
-        payload = dict(data or {})
         if self.session is None:
             raise SessionError("no session is running; start one first")
-        if kind is EventKind.START:
+        if command is EventKind.START or isinstance(command, Start):
             raise SessionError("use start() to begin a session")
-        validate_payload(kind, payload)
-        self._check(kind, payload)
-        event = self.store.append(self.session.id, kind, payload, by=by, at=self.clock.now())
+        if isinstance(command, str):
+            payload = parse_payload(command, data)
+            assert not isinstance(payload, Start)
+        else:
+            payload = command
+        self._check(payload)
+        event = self.store.append(self.session.id, payload, by=by)  # stamped under its lock
         self.refresh()
         self._notify()
         return event
@@ -156,7 +204,7 @@ class SessionControl:
         del before
         if self.session is None:
             return
-        changes: list[tuple[str, Any]] = []
+        changes: list[tuple[Channel, bool | float]] = []
         if isinstance(shown, LightState):
             changes.append(("on", shown.on))
             if shown.on and shown.brightness_pct is not None:
@@ -165,17 +213,13 @@ class SessionControl:
             changes.append(("volume", shown.volume))
         for channel, value in changes:
             try:
-                self.command(
-                    EventKind.OVERRIDE,
-                    {"device": device_id, "channel": channel, "value": value},
-                    by="device",
-                )
+                self.command(Override(device=device_id, channel=channel, value=value), by="device")
             except SessionError as exc:
                 log.warning("%s: manual change not recorded: %s", device_id, exc)
 
     # ------------------------------------------------------------ helpers
 
-    def _check(self, kind: EventKind, data: dict[str, Any]) -> None:  # noqa: PLR0912
+    def _check(self, p: Command) -> None:  # noqa: PLR0912
         snap = self.snapshot()
         st = snap.status
         if st is None:
@@ -183,53 +227,50 @@ class SessionControl:
         if st.ended:
             raise SessionError("the session has ended")
         arc = self.lib.arc(st.arc)
-        names = [p.name for p in arc.phases]
-        if kind is EventKind.ADVANCE and st.phase_index >= len(names) - 1:
+        names = [ph.name for ph in arc.phases]
+        if isinstance(p, Advance) and st.phase_index >= len(names) - 1:
             raise SessionError(f"{st.phase!r} is the last phase; end the session instead")
-        if kind is EventKind.STEP_BACK and st.phase_index == 0:
+        if isinstance(p, StepBack) and st.phase_index == 0:
             raise SessionError(f"{st.phase!r} is the first phase")
-        if kind is EventKind.JUMP and data["phase"] not in names:
-            raise SessionError(
-                f"no phase {data['phase']!r} in {arc.name}; phases: {', '.join(names)}"
-            )
-        if kind is EventKind.HOLD and st.held and not st.emergency:
+        if isinstance(p, Jump) and p.phase not in names:
+            raise SessionError(f"no phase {p.phase!r} in {arc.name}; phases: {', '.join(names)}")
+        if isinstance(p, Hold) and st.held and not st.emergency:
             raise SessionError("the arc is already held")
-        if kind is EventKind.RESUME and not st.held:
+        if isinstance(p, Resume) and not st.held:
             raise SessionError("the arc is not held")
-        if kind is EventKind.CUE_ON and data["cue"] not in self.lib.scenes:
-            raise SessionError(f"no cue scene {data['cue']!r}; cues: {', '.join(self.lib.cues)}")
-        if kind is EventKind.CUE_OFF and st.cue is None:
+        if isinstance(p, CueOn) and p.cue not in self.lib.scenes:
+            raise SessionError(f"no cue scene {p.cue!r}; cues: {', '.join(self.lib.cues)}")
+        if isinstance(p, CueOff) and st.cue is None:
             raise SessionError("no cue is on")
-        if kind is EventKind.EMERGENCY_CLEAR and not st.emergency:
+        if isinstance(p, EmergencyClear) and not st.emergency:
             raise SessionError("there is no emergency to clear")
-        if kind is EventKind.DOSE and st.dosed:
+        if isinstance(p, Dose) and st.dosed:
             raise SessionError("the dose is already recorded")
-        if kind is EventKind.OVERRIDE:
+        if isinstance(p, Override):
             try:
-                dev = self.lib.room.device(data["device"])
+                dev = self.lib.room.device(p.device)
             except KeyError:
                 ids = ", ".join(d.id for d in self.lib.room.devices)
-                raise SessionError(f"no device {data['device']!r}; devices: {ids}") from None
-            override_values(dev, data["channel"], data["value"], {})
+                raise SessionError(f"no device {p.device!r}; devices: {ids}") from None
+            override_values(dev, p.channel, p.value, {})
 
     def _last_seq(self) -> int:
         return self.events[-1].seq if self.events else 0
 
     def _load_prefs(self, row: SessionRow) -> Preferences:
-        if row.client_id is None:
+        start = self.events[0].payload if self.events else None
+        if row.client_id is None or row.prefs_version is None:
             return NO_PREFERENCES
-        found = self.store.preferences(row.client_id, row.prefs_version)
-        if found is None:
+        if isinstance(start, Start) and start.without_preferences:
             return NO_PREFERENCES
         try:
-            return Preferences.model_validate(found[1])
-        except ValidationError as exc:
-            log.error(
-                "session %s: stored preferences do not validate (%s); using none",
-                row.id,
-                exc.error_count(),
-            )
+            found = self.store.preferences(row.client_id, row.prefs_version)
+        except PreferencesError as exc:
+            # checked when the session started; only a record changed behind roomctl's back
+            # gets here, and a running session goes on (the safety limits still hold)
+            log.error("session %s: %s; going on without them", row.id, exc)
             return NO_PREFERENCES
+        return NO_PREFERENCES if found is None else found[1]
 
     def _rebuild(self) -> None:
         if self.session is None:

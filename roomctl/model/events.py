@@ -1,54 +1,308 @@
 """Session events: the append-only log a session's state is rebuilt from.
 
-Each event has a wall time (`at`, seconds since the epoch), who caused it (`by`), a kind and a
-small payload.  The timeline folds them in order; nothing else is needed to know where a
+Each event has a wall time (`at`, seconds since the epoch), who caused it (`by`), its place in
+the store's log (`seq`) and a typed payload: one frozen model per kind, told apart by its `kind`
+field (a tagged union).  The store, the timeline and SessionControl use these models, and so can
+any front end (HTTP API, MQTT commands): a payload that does not fit is refused with an error
+naming the field.  The timeline folds events in order; nothing else is needed to know where a
 session is.
+
+On disk an event's payload is its model as JSON without `kind` (which has its own column), and
+without fields left at their defaults: ``{"minutes": 10}`` for an extend.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from roomctl.errors import SessionError
 
-__all__ = ["CHANNELS", "Event", "EventKind", "validate_payload"]
+__all__ = [
+    "CHANNELS",
+    "Advance",
+    "Channel",
+    "Command",
+    "CueOff",
+    "CueOn",
+    "DeviceReading",
+    "Dose",
+    "EmergencyClear",
+    "EmergencyOn",
+    "End",
+    "Event",
+    "EventKind",
+    "Extend",
+    "Hold",
+    "Jump",
+    "Mark",
+    "Note",
+    "Override",
+    "OverrideClear",
+    "Payload",
+    "Resume",
+    "Start",
+    "StepBack",
+    "parse_payload",
+    "payload_json",
+]
 
 
 class EventKind(enum.StrEnum):
-    START = "start"  # payload: arc, t0 (wall time of the dose; default: now), prefs_version
-    DOSE = "dose"  # T0 is now: re-anchor the arc clock to 0:00
-    HOLD = "hold"  # freeze the arc clock
+    START = "start"
+    DOSE = "dose"
+    HOLD = "hold"
     RESUME = "resume"
-    EXTEND = "extend"  # payload: minutes (the current phase lasts longer)
-    ADVANCE = "advance"  # the next phase starts now
-    STEP_BACK = "step_back"  # the previous phase starts again now
-    JUMP = "jump"  # payload: phase
-    CUE_ON = "cue_on"  # payload: cue (a scene name, e.g. talk, break, check-in)
+    EXTEND = "extend"
+    ADVANCE = "advance"
+    STEP_BACK = "step_back"
+    JUMP = "jump"
+    CUE_ON = "cue_on"
     CUE_OFF = "cue_off"
-    OVERRIDE = (
-        "override"  # payload: device, channel, value, fade_s (optional), until: phase|session
-    )
-    OVERRIDE_CLEAR = "override_clear"  # payload: device (optional; default: every override)
+    OVERRIDE = "override"
+    OVERRIDE_CLEAR = "override_clear"
     EMERGENCY_ON = "emergency_on"
     EMERGENCY_CLEAR = "emergency_clear"
-    NOTE = "note"  # payload: text (a facilitator's note; no effect on the room)
-    MARK = "mark"  # payload: name (e.g. "supplemental dose given")
+    NOTE = "note"
+    MARK = "mark"
     END = "end"
 
 
-# Channels a manual override may set, per device kind.
-CHANNELS = ("on", "brightness_pct", "color_temp_k", "hue", "saturation", "volume", "setpoint_c")
+# Channels a manual override may set (which ones a device has depends on its kind).
+Channel = Literal[
+    "on", "brightness_pct", "color_temp_k", "hue", "saturation", "volume", "setpoint_c"
+]
+CHANNELS: tuple[Channel, ...] = (
+    "on", "brightness_pct", "color_temp_k", "hue", "saturation", "volume", "setpoint_c",
+)  # fmt: skip
+
+Name = Annotated[str, Field(min_length=1)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class _Payload(BaseModel):
+    # strict: no "20" for 20 and no true for 1 (JSON ints are still fine for floats)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class DeviceReading(_Payload):
+    """One device as read when the session started; every field is optional."""
+
+    on: bool | None = None
+    brightness_pct: float | None = None
+    color_temp_k: float | None = None
+    hue: float | None = None
+    saturation: float | None = None
+    volume: float | None = None
+    playing: bool | None = None
+    source: str | None = None  # "favorite:NAME", "playlist:NAME" or "uri:URI"
+    setpoint_c: float | None = None
+
+
+class Start(_Payload):
+    """The session begins: its arc, the dose time if known (default: planned for the arc's
+    0:00), optionally the room as read at the start, and whether the facilitator chose to run
+    without the client's preferences."""
+
+    kind: Literal["start"] = "start"
+    arc: Name
+    t0: float | None = None
+    room: dict[str, DeviceReading] | None = None
+    without_preferences: bool = False
+
+
+class Dose(_Payload):
+    """T0 is now: the arc clock is re-anchored to 0:00."""
+
+    kind: Literal["dose"] = "dose"
+
+
+class Hold(_Payload):
+    """Freeze the arc clock."""
+
+    kind: Literal["hold"] = "hold"
+
+
+class Resume(_Payload):
+    kind: Literal["resume"] = "resume"
+
+
+class Extend(_Payload):
+    """The current phase lasts longer."""
+
+    kind: Literal["extend"] = "extend"
+    minutes: float = Field(ge=1, le=240)
+
+
+class Advance(_Payload):
+    """The next phase starts now."""
+
+    kind: Literal["advance"] = "advance"
+
+
+class StepBack(_Payload):
+    """The previous phase starts again now."""
+
+    kind: Literal["step_back"] = "step_back"
+
+
+class Jump(_Payload):
+    kind: Literal["jump"] = "jump"
+    phase: Name
+
+
+class CueOn(_Payload):
+    """A cue scene (talk, break, check-in, ...) over the arc."""
+
+    kind: Literal["cue_on"] = "cue_on"
+    cue: Name
+
+
+class CueOff(_Payload):
+    kind: Literal["cue_off"] = "cue_off"
+
+
+class Override(_Payload):
+    """A manual change of one channel, until the phase (default) or the session ends."""
+
+    kind: Literal["override"] = "override"
+    device: Name
+    channel: Channel
+    value: bool | float
+    fade_s: Seconds | None = None
+    until: Literal["phase", "session"] = "phase"
+
+
+class OverrideClear(_Payload):
+    """Drop the overrides of one device (default: of every device)."""
+
+    kind: Literal["override_clear"] = "override_clear"
+    device: Name | None = None
+    fade_s: Seconds | None = None
+
+
+class EmergencyOn(_Payload):
+    kind: Literal["emergency_on"] = "emergency_on"
+
+
+class EmergencyClear(_Payload):
+    kind: Literal["emergency_clear"] = "emergency_clear"
+
+
+class Note(_Payload):
+    """A facilitator's note (health data); no effect on the room."""
+
+    kind: Literal["note"] = "note"
+    text: str
+
+
+class Mark(_Payload):
+    """A named moment, e.g. "supplemental dose given"."""
+
+    kind: Literal["mark"] = "mark"
+    name: str
+
+
+class End(_Payload):
+    kind: Literal["end"] = "end"
+
+
+Command = (
+    Dose | Hold | Resume | Extend | Advance | StepBack | Jump | CueOn | CueOff | Override
+    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | End
+)  # fmt: skip
+Payload = Annotated[Start | Command, Field(discriminator="kind")]
+
+_PAYLOAD: TypeAdapter[Payload] = TypeAdapter(Payload)
+
+
+def payload_json(payload: Payload) -> dict[str, Any]:
+    """The payload as stored and exported: JSON values, without `kind` and defaults."""
+    return payload.model_dump(mode="json", exclude={"kind"}, exclude_defaults=True)
+
+
+def parse_payload(kind: EventKind | str, data: Mapping[str, Any] | None = None) -> Payload:
+    """The typed payload of an event of `kind` from plain data (a command's arguments, a stored
+    row).  Raises SessionError naming the kind and the field that is wrong."""
+    try:
+        kind = EventKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in EventKind)
+        raise SessionError(f"unknown event kind {kind!r}; one of {known}") from None
+    if data is not None and not isinstance(data, Mapping):
+        raise SessionError(f"{kind.value}: the payload must be an object, got {data!r}")
+    fields = dict(data or {})
+    if "kind" in fields and fields["kind"] != kind.value:
+        raise SessionError(f"{kind.value}: 'kind' is {fields['kind']!r}")
+    fields["kind"] = kind.value
+    try:
+        return _PAYLOAD.validate_python(fields)
+    except ValidationError as exc:
+        raise SessionError(describe(kind.value, exc)) from None
+
+
+def describe(what: str, exc: ValidationError) -> str:
+    """One line for the first problem of a validation error: `what`, the field, the problem."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"] if p != what]  # drop the union's tag
+    # a union's member types are not fields: "value.bool" is "value"
+    while len(loc) > 1 and loc[-1] in ("bool", "float", "str", "int", "none"):
+        loc.pop()
+    field = ".".join(loc)
+    kind, given = err["type"], err.get("input")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    if kind == "missing":
+        return f"{what}: missing {field!r}{more}"
+    if kind == "extra_forbidden":
+        return f"{what}: unknown field {field!r}{more}"
+    if field == "value" and what == "override":  # a union: one error per member type
+        return f"{what}: 'value' must be true, false or a number, got {given!r}"
+    if kind == "literal_error" and field == "channel":
+        return f"{what}: unknown channel {given!r}; one of {', '.join(CHANNELS)}"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{what}: {field!r} must be {expected}, got {given!r}{more}"
+    if kind in ("greater_than_equal", "less_than_equal") and field == "minutes":
+        return f"{what}: minutes must be between 1 and 240, got {given!r}"
+    message = err["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:]
+    if not field:
+        return f"{what}: {message}{more}"
+    return f"{what}: {field!r}: {message}, got {given!r}{more}"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     at: float
-    kind: EventKind
-    data: dict[str, Any] = field(default_factory=dict)
+    payload: Payload
     by: str = "system"
     seq: int = 0  # position in the store's log; 0 until stored
+
+    @classmethod
+    def of(
+        cls,
+        at: float,
+        kind: EventKind | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        by: str = "system",
+        seq: int = 0,
+    ) -> Event:
+        """An event from plain data; SessionError naming the field if it does not fit."""
+        return cls(at, parse_payload(kind, data), by, seq)
+
+    @property
+    def kind(self) -> EventKind:
+        return EventKind(self.payload.kind)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload as plain JSON data (as stored)."""
+        return payload_json(self.payload)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,40 +312,3 @@ class Event:
             "by": self.by,
             "data": self.data,
         }
-
-
-def _need(kind: EventKind, data: dict[str, Any], key: str, typ: type | tuple[type, ...]) -> None:
-    if key not in data:
-        raise SessionError(f"{kind.value}: missing {key!r}")
-    if not isinstance(data[key], typ) or (isinstance(data[key], bool) and typ is not bool):
-        raise SessionError(f"{kind.value}: {key!r} has the wrong type ({data[key]!r})")
-
-
-def validate_payload(kind: EventKind, data: dict[str, Any]) -> None:
-    """Raise SessionError naming what is wrong with an event's payload."""
-    if kind is EventKind.START:
-        _need(kind, data, "arc", str)
-        if "t0" in data and not isinstance(data["t0"], int | float):
-            raise SessionError(f"start: 't0' must be a time in seconds, got {data['t0']!r}")
-    elif kind is EventKind.EXTEND:
-        _need(kind, data, "minutes", (int, float))
-        if not 1 <= data["minutes"] <= 240:
-            raise SessionError(f"extend: minutes must be between 1 and 240, got {data['minutes']}")
-    elif kind is EventKind.JUMP:
-        _need(kind, data, "phase", str)
-    elif kind is EventKind.CUE_ON:
-        _need(kind, data, "cue", str)
-    elif kind is EventKind.OVERRIDE:
-        _need(kind, data, "device", str)
-        _need(kind, data, "channel", str)
-        if data["channel"] not in CHANNELS:
-            raise SessionError(
-                f"override: unknown channel {data['channel']!r}; one of {', '.join(CHANNELS)}"
-            )
-        if "value" not in data:
-            raise SessionError("override: missing 'value'")
-        if data.get("until", "phase") not in ("phase", "session"):
-            raise SessionError("override: 'until' must be 'phase' or 'session'")
-    elif kind in (EventKind.NOTE, EventKind.MARK):
-        key = "text" if kind is EventKind.NOTE else "name"
-        _need(kind, data, key, str)

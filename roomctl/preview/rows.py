@@ -7,7 +7,7 @@ from typing import Any
 from roomctl.errors import RoomctlError
 from roomctl.model.arc import Arc, format_hmm, parse_hmm
 from roomctl.model.config import DeviceConfig, RoomConfig
-from roomctl.model.events import Event, EventKind
+from roomctl.model.events import Event, Start
 from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 from roomctl.timeline.fold import Snapshot, Timeline
 
@@ -18,7 +18,7 @@ PREVIEW_T0 = 1_800_000_000.0  # any wall time works: previews are about arc time
 
 def start_events(arc: Arc) -> list[Event]:
     """A session that starts at the arc's first phase, with the dose planned at PREVIEW_T0."""
-    return [Event(PREVIEW_T0 + arc.starts_at, EventKind.START, {"arc": arc.name, "t0": PREVIEW_T0})]
+    return [Event(PREVIEW_T0 + arc.starts_at, Start(arc=arc.name, t0=PREVIEW_T0))]
 
 
 def default_times(arc: Arc) -> list[float]:

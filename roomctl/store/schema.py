@@ -1,5 +1,5 @@
-"""The session database's shape: connection settings, ordered migrations, the row types read
-from it and how values are encoded in it (JSON text, scrypt password hashes).
+"""The session database's shape and how it is opened: connection settings, ordered migrations,
+file permissions, and the read-only mode for a database on a read-only file system.
 
 The schema version is SQLite's ``PRAGMA user_version``: version N means the first N entries of
 :data:`MIGRATIONS` have been applied.  Migrations are only ever appended to the list, never
@@ -15,32 +15,21 @@ session row changes once, when it ends.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import functools
-import hashlib
-import hmac
-import json
-import secrets
+import os
 import sqlite3
+import stat
+import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, Literal
 
-from roomctl.errors import SessionError, StoreError
-from roomctl.model.events import Event, EventKind
+from roomctl.errors import StoreError, StoreReadOnlyError
+from roomctl.store.faults import read_only_reason, store_error
 
 __all__ = [
     "APPLICATION_ID",
+    "FILE_MODE",
     "MIGRATIONS",
-    "ROLES",
-    "AuditRow",
-    "ClientRow",
-    "PreferencesRow",
-    "Role",
-    "SessionRow",
-    "UserRow",
     "connect",
     "migrate",
     "schema_version",
@@ -50,6 +39,9 @@ __all__ = [
 APPLICATION_ID = 0x726D6374  # "rmct"
 
 BUSY_TIMEOUT_MS = 5000
+# The database holds health data: owner only, whatever the umask (SQLite gives the -wal and -shm
+# files the database file's mode).
+FILE_MODE = 0o600
 
 _V1 = (
     """
@@ -151,10 +143,13 @@ _V1 = (
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
 
 
-def configure(conn: sqlite3.Connection, *, in_memory: bool) -> None:
+def configure(conn: sqlite3.Connection, *, in_memory: bool, readonly: bool = False) -> None:
     """Per-connection settings.  Raises sqlite3.Error (the caller names the path)."""
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+        return
     # Deleted rows (a client's preferences, purged sessions) are overwritten, not left in pages.
     conn.execute("PRAGMA secure_delete = ON")
     mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
@@ -214,14 +209,16 @@ def migrate(
     return target
 
 
-_CORRUPT_HINT = " (the file is corrupt or not a database; restore it from a backup)"
-
-
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open, configure and migrate the database at `path` (or ":memory:").
 
     The connection is in autocommit mode (transactions are explicit) and may be used from any
-    thread (the caller serialises).  Every failure is a StoreError naming the path.
+    thread (the caller serialises).  A new database and its WAL files are created 0600; an
+    existing one that is readable by others is made 0600.  Every failure is a StoreError (of
+    the kind that says what is wrong) naming the path.
+
+    `readonly`: open an existing, up-to-date database for reading only (nothing is created,
+    migrated or written), which also works on a read-only file system.
     """
     where = str(path)
     in_memory = where == ":memory:"
@@ -231,141 +228,91 @@ def connect(path: str | Path) -> sqlite3.Connection:
             raise StoreError(f"session database {p} is a directory")
         if not p.parent.is_dir():
             raise StoreError(f"session database {p}: directory {p.parent} does not exist")
+        if readonly and not p.exists():
+            raise StoreError(f"session database {p} does not exist (nothing to open read-only)")
+        if not readonly:
+            _secure_files(p)
     try:
-        conn = sqlite3.connect(
-            where, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        conn = _open(where, in_memory=in_memory, readonly=readonly)
     except sqlite3.Error as e:
-        raise StoreError(f"cannot open session database {where}: {e}") from e
+        raise store_error(e, where, "open it") from e
     try:
-        configure(conn, in_memory=in_memory)
-        migrate(conn, where)
+        configure(conn, in_memory=in_memory, readonly=readonly)
+        if readonly:
+            _check_current(conn, where)
+        else:
+            migrate(conn, where)
     except StoreError as e:
         conn.close()
         msg = str(e)
-        raise StoreError(msg if where in msg else f"session database {where}: {msg}") from e
+        raise type(e)(msg if where in msg else f"session database {where}: {msg}") from e
     except sqlite3.Error as e:
         conn.close()
-        hint = _CORRUPT_HINT if isinstance(e, sqlite3.DatabaseError) else ""
-        raise StoreError(f"cannot open session database {where}: {e}{hint}") from e
+        raise store_error(e, where, "open it") from e
     return conn
 
 
-# -- rows ----------------------------------------------------------------------------------------
+def _open(where: str, *, in_memory: bool, readonly: bool) -> sqlite3.Connection:
+    def connect_to(target: str, uri: bool) -> sqlite3.Connection:
+        return sqlite3.connect(
+            target,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=uri,
+        )
 
-Role = Literal["facilitator", "admin", "client"]
-ROLES: tuple[Role, ...] = ("facilitator", "admin", "client")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRow:
-    id: str
-    room_id: str
-    arc: str
-    client_id: str | None  # pseudonymous; kept after the client is deleted
-    prefs_version: int | None
-    created_at: float
-    created_by: str
-    ended_at: float | None
-
-    @property
-    def ended(self) -> bool:
-        return self.ended_at is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRow:
-    id: str
-    label: str | None
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class PreferencesRow:
-    client_id: str
-    version: int
-    created_at: float
-    created_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRow:
-    id: int
-    at: float
-    who: str
-    action: str
-    target: str
-    detail: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class UserRow:
-    username: str
-    role: Role
-    created_at: float
-
-
-SESSION_COLS = "id, room_id, arc, client_id, prefs_version, created_at, created_by, ended_at"
-EVENT_COLS = 'seq, at, kind, "by", data'
-
-
-def session_row(r: tuple[Any, ...]) -> SessionRow:
-    return SessionRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6], r[7])
-
-
-def event_row(r: tuple[Any, ...]) -> Event:
-    return Event(at=float(r[1]), kind=EventKind(r[2]), data=json.loads(r[4]), by=r[3], seq=r[0])
-
-
-def audit_row(r: tuple[Any, ...]) -> AuditRow:
-    detail = None if r[5] is None else json.loads(r[5])
-    return AuditRow(r[0], float(r[1]), r[2], r[3], r[4], detail)
-
-
-# -- encodings -----------------------------------------------------------------------------------
-
-
-def dumps(data: object, what: str, error: type[SessionError | StoreError] = SessionError) -> str:
-    """Compact JSON text for a column; `error` naming `what` if it is not JSON."""
+    if not readonly or in_memory:
+        return connect_to(where, False)
+    base = "file:" + urllib.parse.quote(str(Path(where).resolve())) + "?mode=ro"
+    conn = connect_to(base, True)
     try:
-        return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
-        raise error(f"{what} cannot be stored as JSON: {e}") from e
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as e:
+        conn.close()
+        code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+        # A WAL database closed cleanly has no -shm file, and on a read-only file system none
+        # can be made.  Then nobody can write to it either, and with no -wal file there is
+        # nothing beyond the main file to read: it can be opened as immutable.
+        wal = Path(where + "-wal")
+        ro_fs = (read_only_reason(where) or "").endswith("mounted read-only")
+        if code != 14 or wal.exists() or not ro_fs:  # 14: SQLITE_CANTOPEN
+            raise
+        return connect_to(base + "&immutable=1", True)
+    return conn
 
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1  # ~16 MiB, tens of ms per hash
+def _secure_files(p: Path) -> None:
+    """Create the database file 0600 (umask or not) and tighten files others can read."""
+    if not p.exists():
+        try:
+            fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            reason = read_only_reason(str(p))
+            if reason is not None:
+                raise StoreReadOnlyError(
+                    f"session database {p}: cannot create it: it is read-only ({reason})"
+                ) from e
+            raise StoreError(f"session database {p}: cannot create it: {e.strerror}") from e
+        else:
+            try:
+                os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away; never adds any
+            finally:
+                os.close(fd)
+    for f in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
+        with suppress(OSError):  # a read-only file system: the open says so
+            if stat.S_IMODE(f.stat().st_mode) & 0o077:
+                f.chmod(FILE_MODE)
 
 
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
-
-
-def hash_password(password: str) -> str:
-    """'scrypt$n$r$p$salt$digest' (base64), with a fresh random salt."""
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
-    b64 = base64.b64encode
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def check_password(password: str, stored: str | None) -> bool:
-    """Whether `password` matches `stored`, in constant time.  For an unknown user pass None:
-    a dummy hash is checked so the answer takes as long as for a known one."""
-    scheme, _, params = (stored or _dummy_hash()).partition("$")
-    if scheme != "scrypt":
-        raise StoreError(f"a stored password hash has an unknown scheme {scheme!r}")
-    try:
-        n, r, p, salt, digest = params.split("$")
-        expected = base64.b64decode(digest, validate=True)
-        actual = _scrypt(password, base64.b64decode(salt, validate=True), int(n), int(r), int(p))
-    except ValueError as e:  # binascii.Error is a ValueError
-        raise StoreError(f"a stored password hash is malformed ({e}); set it again") from e
-    return hmac.compare_digest(actual, expected) and stored is not None
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_hex(16))
+def _check_current(conn: sqlite3.Connection, where: str) -> None:
+    """A read-only store cannot migrate: the database must be at this roomctl's version."""
+    target = len(MIGRATIONS)
+    version = _check_compatible(conn, where, target)
+    if version < target:
+        raise StoreReadOnlyError(
+            f"{where} is at schema version {version} and needs upgrading to {target}, which "
+            "cannot be done while it is read-only"
+        )

@@ -19,11 +19,27 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 from roomctl.model.arc import Arc
 from roomctl.model.config import DeviceKind, RoomConfig
-from roomctl.model.events import Event, EventKind
+from roomctl.model.events import (
+    Advance,
+    CueOff,
+    CueOn,
+    Dose,
+    EmergencyClear,
+    EmergencyOn,
+    End,
+    Event,
+    Extend,
+    Hold,
+    Jump,
+    Override,
+    OverrideClear,
+    Resume,
+    Start,
+    StepBack,
+)
 from roomctl.model.prefs import NO_PREFERENCES, Preferences, band, resolve
 from roomctl.model.scene import SILENCE, Scene
 from roomctl.timeline.channels import (
@@ -43,12 +59,12 @@ from roomctl.timeline.state import (
     Layer,
     MarkerStatus,
     OutSeg,
-    Override,
     Seg,
     SessionStatus,
     Snapshot,
     status_of,
 )
+from roomctl.timeline.state import Override as OverrideLayer
 from roomctl.timeline.values import initial_values, override_values
 
 __all__ = ["Layer", "MarkerStatus", "SessionStatus", "Snapshot", "Timeline"]
@@ -85,7 +101,7 @@ class Timeline:
         )
         self._relaxed = replace(self.limits, brightness_max_pct=100.0)
         self._resolved: dict[str, dict[ChannelKey, Value]] = {}
-        self._start = next((e for e in self.events if e.kind is EventKind.START), None)
+        self._start = next((e for e in self.events if isinstance(e.payload, Start)), None)
         self._times = [e.at for e in self.events]
         self._checkpoints: dict[int, Fold] = {}
         self._emergency = self._emergency_targets()
@@ -130,9 +146,10 @@ class Timeline:
     # ------------------------------------------------------------ the fold
 
     def _begin(self, start: Event) -> Fold:
-        data = start.data
-        if isinstance(data.get("t0"), int | float):
-            t0 = float(data["t0"])
+        data = start.payload
+        assert isinstance(data, Start)
+        if data.t0 is not None:
+            t0 = data.t0
             arc_now = max(start.at - t0, self.arc.starts_at)
             dosed = start.at >= t0
         else:
@@ -141,7 +158,7 @@ class Timeline:
             dosed = False
         f = Fold(wall=start.at, arc=arc_now, started_at=start.at, t0=t0, dosed=dosed)
         f.durations = [p.duration for p in self.arc.phases]
-        f.initial = initial_values(self.room, data.get("room"))
+        f.initial = initial_values(self.room, data.room)
         idx, phase_start = self._phase_containing(f, arc_now)
         self._enter(f, idx, phase_start)
         return f
@@ -195,47 +212,47 @@ class Timeline:
     def _apply(self, f: Fold, ev: Event) -> None:  # noqa: PLR0912 - one branch per kind
         if f.ended:
             return
-        kind, data = ev.kind, ev.data
+        p = ev.payload
         last = len(self.arc.phases) - 1
         before = self._shown(f)  # what the room shows as the event arrives
-        if kind is EventKind.HOLD:
+        if isinstance(p, Hold):
             f.holding = True
-        elif kind is EventKind.RESUME:
+        elif isinstance(p, Resume):
             f.holding = False
-        elif kind is EventKind.EXTEND:
+        elif isinstance(p, Extend):
             dur = f.durations[f.idx]
             if dur is not None:
-                f.durations[f.idx] = dur + float(data["minutes"]) * 60.0
-        elif kind is EventKind.ADVANCE and f.idx < last:
+                f.durations[f.idx] = dur + p.minutes * 60.0
+        elif isinstance(p, Advance) and f.idx < last:
             self._enter(f, f.idx + 1, f.arc)
-        elif kind is EventKind.STEP_BACK and f.idx > 0:
+        elif isinstance(p, StepBack) and f.idx > 0:
             self._enter(f, f.idx - 1, f.arc)
-        elif kind is EventKind.JUMP and data.get("phase") in {p.name for p in self.arc.phases}:
-            self._enter(f, self.arc.phase_index(data["phase"]), f.arc)
-        elif kind is EventKind.DOSE:
+        elif isinstance(p, Jump) and p.phase in {ph.name for ph in self.arc.phases}:
+            self._enter(f, self.arc.phase_index(p.phase), f.arc)
+        elif isinstance(p, Dose):
             self._dose(f)
-        elif kind is EventKind.CUE_ON and data.get("cue") in self.scenes:
-            f.cue = data["cue"]
-            f.cue_targets = dict(self.scene_channels(data["cue"]))
-            self._reown(f, self._cue_fade(data["cue"]), before, force=set(f.cue_targets))
-        elif kind is EventKind.CUE_OFF and f.cue is not None:
+        elif isinstance(p, CueOn) and p.cue in self.scenes:
+            f.cue = p.cue
+            f.cue_targets = dict(self.scene_channels(p.cue))
+            self._reown(f, self._cue_fade(p.cue), before, force=set(f.cue_targets))
+        elif isinstance(p, CueOff) and f.cue is not None:
             fade = self._cue_fade(f.cue)
             f.cue, f.cue_targets = None, {}
             self._reown(f, fade, before)
-        elif kind is EventKind.OVERRIDE:
-            self._override(f, ev, before)
-        elif kind is EventKind.OVERRIDE_CLEAR:
-            for key in [k for k in f.overrides if _matches(k, data)]:
+        elif isinstance(p, Override):
+            self._override(f, p, ev.by, before)
+        elif isinstance(p, OverrideClear):
+            for key in [k for k in f.overrides if p.device is None or p.device == k[0]]:
                 del f.overrides[key]
-            self._reown(f, self._requested_fade(data), before)
-        elif kind is EventKind.EMERGENCY_ON:
+            self._reown(f, self._requested_fade(p.fade_s), before)
+        elif isinstance(p, EmergencyOn):
             f.emergency = True
             self._reown(f, lambda ch: 0.0, before, force=set(self._emergency))
-        elif kind is EventKind.EMERGENCY_CLEAR and f.emergency:
+        elif isinstance(p, EmergencyClear) and f.emergency:
             f.emergency = False
             clear_s = self.room.safety.emergency.clear_fade_s
             self._reown(f, lambda ch: self._fade(ch, clear_s, None), before)
-        elif kind is EventKind.END:
+        elif isinstance(p, End):
             f.frozen = self._values(f)
             f.ended = True
 
@@ -254,21 +271,22 @@ class Timeline:
         else:
             f.phase_start = phase_start
 
-    def _override(self, f: Fold, ev: Event, before: dict[ChannelKey, Value | None]) -> None:
-        device = ev.data["device"]
+    def _override(
+        self, f: Fold, p: Override, by: str, before: dict[ChannelKey, Value | None]
+    ) -> None:
         try:
-            dev = self.room.device(device)
+            dev = self.room.device(p.device)
         except KeyError:
             return
         below: dict[Channel, Value | None] = {
-            "level": self._value(f, (device, "level")),
-            "color": self._value(f, (device, "color")),
+            "level": self._value(f, (p.device, "level")),
+            "color": self._value(f, (p.device, "color")),
         }
-        values = override_values(dev, ev.data["channel"], ev.data["value"], below)
-        until = str(ev.data.get("until", "phase"))
+        values = override_values(dev, p.channel, p.value, below)
         for ch, value in values.items():
-            f.overrides[(device, ch)] = Override(value, until, ev.by)
-        self._reown(f, self._requested_fade(ev.data), before, force={(device, ch) for ch in values})
+            f.overrides[(p.device, ch)] = OverrideLayer(value, p.until, by)
+        force = {(p.device, ch) for ch in values}
+        self._reown(f, self._requested_fade(p.fade_s), before, force=force)
 
     # -------------------------------------------------------- layers, values
 
@@ -401,9 +419,8 @@ class Timeline:
         scene = self.scenes[cue]
         return lambda ch: self._fade(ch, scene.fade_s, scene.audio_fade_s)
 
-    def _requested_fade(self, data: Mapping[str, Any]) -> Callable[[Channel], float]:
-        requested = data.get("fade_s")
-        req = float(requested) if isinstance(requested, int | float) else 0.0
+    def _requested_fade(self, fade_s: float | None) -> Callable[[Channel], float]:
+        req = 0.0 if fade_s is None else fade_s
         return lambda ch: self._fade(ch, req, None)
 
     def _emergency_targets(self) -> dict[ChannelKey, Value]:
@@ -430,10 +447,3 @@ class Timeline:
             elif key[1] == "color":
                 out[key] = value
         return out
-
-    # --------------------------------------------------------------- status
-
-
-def _matches(key: ChannelKey, data: Mapping[str, Any]) -> bool:
-    device = data.get("device")
-    return device is None or device == key[0]

@@ -8,6 +8,7 @@ from typing import Any
 
 from roomctl.errors import SessionError
 from roomctl.model.config import DeviceConfig, DeviceKind, RoomConfig
+from roomctl.model.events import DeviceReading
 from roomctl.model.scene import SILENCE, Source
 from roomctl.timeline.channels import Channel, ChannelKey, Color, Sound, Value
 
@@ -80,51 +81,44 @@ def override_values(
     return {"color": Color(hue=hue, saturation=number)}
 
 
-def initial_values(room: RoomConfig, data: Any) -> dict[ChannelKey, Value]:
-    """Channel values from the room as read when the session started
-    (``{device: {on, brightness_pct, color_temp_k, hue, saturation, volume, setpoint_c}}``).
-    Unknown devices and malformed entries are skipped: the arc then starts from its own scene."""
+def initial_values(
+    room: RoomConfig, readings: Mapping[str, DeviceReading] | None
+) -> dict[ChannelKey, Value]:
+    """Channel values from the room as read when the session started.  Unknown devices and
+    readings a device cannot show are skipped: the arc then starts from its own scene."""
     out: dict[ChannelKey, Value] = {}
-    if not isinstance(data, Mapping):
+    if not readings:
         return out
     for dev in room.devices:
-        entry = data.get(dev.id)
-        if isinstance(entry, Mapping):
+        entry = readings.get(dev.id)
+        if entry is not None:
             out.update(_initial(dev, entry))
     return out
 
 
-def _num(entry: Mapping[str, Any], key: str) -> float | None:
-    v = entry.get(key)
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _initial(dev: DeviceConfig, entry: Mapping[str, Any]) -> dict[ChannelKey, Value]:
+def _initial(dev: DeviceConfig, entry: DeviceReading) -> dict[ChannelKey, Value]:
     out: dict[ChannelKey, Value] = {}
-    on = entry.get("on")
-    if dev.kind is DeviceKind.LIGHT and isinstance(on, bool):
-        bri = _num(entry, "brightness_pct")
+    on = entry.on
+    if dev.kind is DeviceKind.LIGHT and on is not None:
+        bri = entry.brightness_pct
         out[(dev.id, "level")] = (bri if bri is not None else 100.0) if on else 0.0
-        ct, hue, sat = (_num(entry, k) for k in ("color_temp_k", "hue", "saturation"))
+        ct, hue, sat = entry.color_temp_k, entry.hue, entry.saturation
         if ct is not None and dev.has_color_temp:
             out[(dev.id, "color")] = Color(kelvin=ct)
         elif hue is not None and dev.has_hue:
             out[(dev.id, "color")] = Color(hue=hue, saturation=sat or 0.0)
-    elif dev.kind is DeviceKind.SWITCH and isinstance(on, bool):
+    elif dev.kind is DeviceKind.SWITCH and on is not None:
         out[(dev.id, "on")] = on
     elif dev.kind is DeviceKind.PLAYER:
-        vol = _num(entry, "volume")
-        if vol is not None:
-            out[(dev.id, "volume")] = vol
-        playing = entry.get("playing")
-        if playing is False:
+        if entry.volume is not None:
+            out[(dev.id, "volume")] = entry.volume
+        source = entry.source
+        if entry.playing is False:
             out[(dev.id, "source")] = Sound(SILENCE)
-        elif isinstance(entry.get("source"), str) and ":" in entry["source"]:
-            kind, _, name = entry["source"].partition(":")
+        elif source is not None and ":" in source:
+            kind, _, name = source.partition(":")
             if kind in ("favorite", "playlist", "uri"):
                 out[(dev.id, "source")] = Sound(Source(kind=kind, name=name))
-    elif dev.kind is DeviceKind.THERMOSTAT:
-        sp = _num(entry, "setpoint_c")
-        if sp is not None:
-            out[(dev.id, "setpoint")] = sp
+    elif dev.kind is DeviceKind.THERMOSTAT and entry.setpoint_c is not None:
+        out[(dev.id, "setpoint")] = entry.setpoint_c
     return out
