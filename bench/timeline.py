@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import Figure
 from roomctl.model.events import Event, EventKind
@@ -14,7 +15,7 @@ from roomctl.timeline.fold import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
-KINDS = (
+KINDS: tuple[tuple[EventKind, dict[str, Any]], ...] = (
     (EventKind.CUE_ON, {"cue": "talk"}),
     (EventKind.CUE_OFF, {}),
     (EventKind.OVERRIDE, {"device": "lamp", "channel": "brightness_pct", "value": 30}),

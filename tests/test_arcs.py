@@ -27,6 +27,7 @@ def lamp_at(lib: Library, arc_name: str, times: list[float]) -> list[float]:
     for _, snap in preview(tl, times):
         lamp = snap.devices["lamp"]
         assert isinstance(lamp, LightState)
+        assert lamp.brightness_pct is not None
         out.append(lamp.brightness_pct)
     return out
 

@@ -842,7 +842,7 @@ def test_music_source_switch_in_a_custom_arc_never_cuts(lib: Library) -> None:
 
 
 def test_cached_folds_give_the_same_room_in_any_order_of_asking(lib: Library) -> None:
-    events = (
+    events: tuple[Ev, ...] = (
         (900, K.CUE_ON, {"cue": "talk"}),
         (1500, K.CUE_OFF, {}),
         (2000, K.DOSE, {}),
