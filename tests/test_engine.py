@@ -63,7 +63,7 @@ async def test_long_fade_uses_few_commands_with_native_transitions() -> None:
 
 async def test_slow_device_never_delays_another() -> None:
     clock = VirtualClock(T0)
-    slow = MemoryLight("slow", clock, latency_s=0.3)  # real seconds: blocks its own worker
+    slow = MemoryLight("slow", clock, latency_s=3.0)  # on the clock: blocks its own worker
     fast = MemoryLight("fast", clock)
 
     def desired(t: float) -> Mapping[str, DeviceState]:
@@ -73,9 +73,9 @@ async def test_slow_device_never_delays_another() -> None:
     devices: dict[str, Device] = {"slow": slow, "fast": fast}
     engine = Engine(devices, desired, clock)
     task = asyncio.create_task(engine.run())
-    await asyncio.sleep(0.05)
+    await clock.advance(0.5)
     assert fast.commands and not slow.commands
-    await asyncio.sleep(0.4)
+    await clock.advance(3.0)
     assert slow.commands
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
