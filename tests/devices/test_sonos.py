@@ -275,7 +275,7 @@ async def test_speaker_goes_away_and_comes_back(
     started = time.monotonic()
     with pytest.raises(DeviceUnreachable, match="read player"):
         await player.read_player()
-    assert time.monotonic() - started < 1.0  # refused, not timed out
+    assert time.monotonic() - started < 1.5  # refused: well before the 6 s budget
     await speaker.come_online()
     await player.play(favorite("Forest Morning"))
     assert (await player.read_player()).transport == "playing"
