@@ -134,12 +134,13 @@ def max_rise(volumes: list[tuple[float, int]], start: int, window_s: float = 10.
     """The largest rise a speaker made within any `window_s` seconds (half-open window), given
     the volume it showed first and the (time, volume) it was set to since."""
     worst = 0
-    for t, v in volumes:
+    for i, (t, v) in enumerate(volumes):
+        so_far = volumes[: i + 1]
         before = start
-        for t2, v2 in volumes:
+        for t2, v2 in so_far:
             if t2 <= t - window_s + 1e-6:
                 before = v2
-        inside = [v2 for t2, v2 in volumes if t - window_s + 1e-6 < t2 <= t]
+        inside = [v2 for t2, v2 in so_far if t2 > t - window_s + 1e-6]
         worst = max(worst, v - min([before, *inside]))
     return worst
 

@@ -4,20 +4,18 @@ manual changes become overrides; every member of a group keeps the limits."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 import pytest
 
-from roomctl.devices.base import Device
 from roomctl.devices.sonos import SonosPlayer
-from roomctl.engine.reconciler import Engine, EngineSettings
 from roomctl.model.config import SonosDeviceConfig
 from roomctl.model.scene import Source
-from roomctl.model.state import DeviceState, PlayerState
+from roomctl.model.state import PlayerState
 from roomctl.sim.sonos import SonosEmulator, SonosGroup
 from tests.doubles import ParkedClock, max_rise
+from tests.engine_rig import Room, new_room
 
 _HOSTS = itertools.cycle(range(60, 110))
 CALM = Source(kind="favorite", name="Calm Radio")
@@ -43,41 +41,6 @@ def set_volumes(emulator: SonosEmulator) -> list[tuple[float, int]]:
     ]
 
 
-class Room:
-    """An engine over some devices, its desired state steered by the test."""
-
-    def __init__(
-        self, clock: ParkedClock, devices: Mapping[str, Device], **settings: float
-    ) -> None:
-        self.clock = clock
-        self.target: dict[str, DeviceState] = {}
-        self.manual: list[tuple[str, DeviceState]] = []
-        self.engine = Engine(
-            devices,
-            lambda t: dict(self.target),
-            clock,
-            EngineSettings(**settings),  # type: ignore[arg-type]
-            on_external_change=lambda dev, before, shown: self.manual.append((dev, shown)),
-        )
-        self.workers = len(devices)
-        self._task: asyncio.Task[None] | None = None
-
-    def want(self, dev_id: str, state: DeviceState) -> None:
-        self.target[dev_id] = state
-        self.engine.wake()
-
-    async def run(self, seconds: float) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.engine.run())
-        await self.clock.run(seconds, self.workers)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await self._task
-
-
 @pytest.fixture
 def clock() -> ParkedClock:
     return ParkedClock()
@@ -89,14 +52,6 @@ async def rooms() -> AsyncIterator[list[Room]]:
     yield made
     for room in made:
         await room.stop()
-
-
-def new_room(
-    rooms: list[Room], clock: ParkedClock, devices: Mapping[str, Device], **s: float
-) -> Room:
-    room = Room(clock, devices, **s)
-    rooms.append(room)
-    return room
 
 
 OUTAGES = {"offline": (10, 31.0, 31), "hang": (8, 40.0, 33)}  # start, seconds, goal
