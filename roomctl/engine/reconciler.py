@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from roomctl.clock import Clock, sleep_or_wake
-from roomctl.devices.base import Device, Player
+from roomctl.devices.base import Device, Player, Thermostat
 from roomctl.engine.health import DeviceHealth, DriverFault, guarded
 from roomctl.engine.link import Link, rising, uneven, unrefused
 from roomctl.engine.planner import Desired, Planner
@@ -135,10 +135,17 @@ class Engine:
             await self._send(link, command, transition, now)
         elif self._read_due(link, now):
             await self._read(link, now)
-        check = self.settings.health_check_s
+        check = self._check_s(link)
         if check > 0:
             next_at = min(next_at, max(link.last_contact, link.last_read_at) + check)
         return next_at
+
+    def _check_s(self, link: Link) -> float:
+        """How often a device at rest is read for its health (0: never)."""
+        s = self.settings
+        if s.health_check_s > 0 and isinstance(link.device, Thermostat):
+            return max(s.health_check_s, s.thermostat_check_s)
+        return s.health_check_s
 
     async def _pause(self, link: Link, seconds: float) -> None:
         """Sleep on the clock until `seconds` pass or the desired state changes."""
@@ -234,7 +241,8 @@ class Engine:
     def _read_due(self, link: Link, now: float) -> bool:
         s = self.settings
         since = now - max(link.last_read_at, link.last_contact)
-        if s.health_check_s > 0 and since >= s.health_check_s:
+        check = self._check_s(link)
+        if check > 0 and since >= check:
             return True
         return (
             s.readback_s > 0

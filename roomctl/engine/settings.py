@@ -13,6 +13,8 @@ class EngineSettings:
     idle_check_s: float = 5.0  # how often a device at rest is looked at again
     readback_s: float = 30.0  # compare readings for manual changes; 0 disables
     health_check_s: float = 5.0  # a device at rest is read at least this often; 0 disables
+    # Thermostats (battery TRVs sleep between polls) are read no more often than this.
+    thermostat_check_s: float = 60.0
     adopt_manual_changes: bool = True
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
