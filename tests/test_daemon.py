@@ -550,7 +550,8 @@ async def realtime(tmp_path: Path) -> AsyncIterator[tuple[DemoRoom, Path, Runnin
         path = tmp_path / "realtime.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
         assert room.sonos is not None
-        room.sonos.coordinator.volume = 14  # as the arc starts: no safe slow rise to wait for
+        for speaker in room.sonos.speakers:  # as the arc starts: no safe slow rise to wait for
+            speaker.volume = 14
         run = await start_daemon(path, clock)
         try:
             started = run.session.start("psilocybin", by="test").created_at

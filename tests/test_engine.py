@@ -14,7 +14,7 @@ from roomctl.devices.base import Device
 from roomctl.engine.reconciler import Engine, EngineSettings
 from roomctl.model.scene import Source
 from roomctl.model.state import DeviceState, LightState, PlayerState
-from tests.doubles import MemoryLight, MemoryPlayer
+from tests.doubles import MemoryLight, MemoryPlayer, max_rise
 
 T0 = 1_800_000_000.0
 
@@ -63,7 +63,7 @@ async def test_long_fade_uses_few_commands_with_native_transitions() -> None:
 
 async def test_slow_device_never_delays_another() -> None:
     clock = VirtualClock(T0)
-    slow = MemoryLight("slow", clock, latency_s=0.3)  # real seconds: blocks its own worker
+    slow = MemoryLight("slow", clock, latency_s=3.0)  # on the clock: blocks its own worker
     fast = MemoryLight("fast", clock)
 
     def desired(t: float) -> Mapping[str, DeviceState]:
@@ -73,9 +73,9 @@ async def test_slow_device_never_delays_another() -> None:
     devices: dict[str, Device] = {"slow": slow, "fast": fast}
     engine = Engine(devices, desired, clock)
     task = asyncio.create_task(engine.run())
-    await asyncio.sleep(0.05)
+    await clock.advance(0.5)
     assert fast.commands and not slow.commands
-    await asyncio.sleep(0.4)
+    await clock.advance(3.0)
     assert slow.commands
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -240,3 +240,49 @@ async def test_one_step_up_goes_at_once_but_steps_keep_their_spacing() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def music(volume: int) -> PlayerState:
+    return PlayerState(source=Source(kind="favorite", name="Calm"), volume=volume)
+
+
+@pytest.mark.parametrize("fault", ["answers lost", "lowered by hand", "unreachable"])
+async def test_a_rise_is_counted_from_what_the_speaker_shows(fault: str) -> None:
+    """Whatever happens mid-rise, no 10 s ever holds more than the limit, counted from what the
+    speaker showed."""
+    clock = VirtualClock(T0)
+    spk = MemoryPlayer("spk", clock)
+    spk.volume = 10
+    manual: list[DeviceState] = []
+    engine = Engine(
+        {"spk": spk},
+        lambda t: {"spk": music(40)},
+        clock,
+        EngineSettings(max_volume_rise_per_10s=6, backoff_max_s=4),
+        on_external_change=lambda dev, before, shown: manual.append(shown),
+    )
+    task = asyncio.create_task(engine.run())
+    await clock.advance(6)
+    if fault == "answers lost":
+        spk.lose_answers = True
+    elif fault == "lowered by hand":
+        spk.volume = 4  # in the Sonos app
+    else:
+        spk.down = True
+    for _ in range(40):
+        await clock.advance(0.5)
+    spk.lose_answers = spk.down = False
+    for _ in range(200):
+        await clock.advance(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    shown = list(spk.volumes)
+    if fault == "lowered by hand":  # the speaker showed 4 from then on
+        before = [(t, v) for t, v in shown if t <= T0 + 6]
+        shown = [*before, (T0 + 6, 4), *shown[len(before) :]]
+        assert manual == [PlayerState(None, 4)]  # reported (the session makes it an override)
+    else:
+        assert manual == []
+    assert max_rise(shown, 10) <= 6
+    assert spk.volume == 40

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from roomctl.devices.base import Device
+from roomctl.engine.health import guarded
 from roomctl.engine.steps import apply_state
 from roomctl.errors import DeviceError
 from roomctl.model.config import RoomConfig
@@ -50,8 +51,8 @@ async def _one(
     began = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
-            await device.start()
-            await apply_state(device, state, transition_s, None)
+            await guarded(device.device_id, "connect", device.start())
+            await guarded(device.device_id, "apply", apply_state(device, state, transition_s, None))
     except DeviceError as exc:
         return ApplyResult(device.device_id, False, time.monotonic() - began, exc.reason)
     except TimeoutError:

@@ -6,6 +6,10 @@ transport by itself).  Every call into the library runs inside :meth:`_KasaLink.
 bounds it by the configured ``timeout_s`` and translates library exceptions into
 :class:`DeviceUnreachable` (no answer, refused, dropped) or :class:`DeviceRejected` (the device
 answered with an error), naming the device and the operation.  No library type leaves here.
+Only python-kasa's own exceptions and socket errors are translated: anything else (a bug in
+this driver, a value outside the library's range) leaves as it is, for the engine to log with
+its traceback; it is never reported as the device refusing.  Values arrive quantized
+(engine/steps.py); this driver only translates units.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import math
 from collections.abc import AsyncIterator, Iterator
 from typing import Literal, Self
 
+from aiohttp import ClientConnectionError
 from kasa import Credentials, DeviceType, Discover, KasaException, Module
 from kasa import Device as KasaDevice
 from kasa import DeviceConfig as KasaDeviceParams
+from kasa import DeviceError as KasaDeviceError
 from kasa import Light as KasaLightModule
 from kasa import LightState as KasaLightState
-from kasa.exceptions import _ConnectionError, _RetryableError
+from kasa.exceptions import SMART_RETRYABLE_ERRORS
 
 from roomctl.devices.base import Light, Switch
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
@@ -40,8 +46,7 @@ _NO_ANSWER: tuple[type[BaseException], ...] = (
     TimeoutError,  # also asyncio's and kasa's TimeoutError
     OSError,  # refused, reset, unreachable network
     EOFError,  # asyncio.IncompleteReadError: the connection dropped mid-reply
-    _ConnectionError,
-    _RetryableError,
+    ClientConnectionError,  # python-kasa's HTTP transports (aiohttp): dropped, refused
 )
 # With credentials, start() discovers the device (UDP) before it connects.
 _DISCOVERY_DEADLINE_FACTOR = 2
@@ -71,9 +76,16 @@ def _reason(exc: BaseException) -> str:
     return text
 
 
+def _no_answer(exc: BaseException) -> bool:
+    if isinstance(exc, _NO_ANSWER):
+        return True
+    # A session or transport error the library itself would retry (KLAP, SMART).
+    return isinstance(exc, KasaDeviceError) and exc.error_code in SMART_RETRYABLE_ERRORS
+
+
 def translate(device_id: str, operation: str, exc: BaseException) -> DeviceError:
     """The roomctl error for a library exception raised during `operation`."""
-    if any(isinstance(cause, _NO_ANSWER) for cause in _causes(exc)):
+    if any(_no_answer(cause) for cause in _causes(exc)):
         return DeviceUnreachable(device_id, operation, _reason(exc))
     return DeviceRejected(device_id, operation, _reason(exc))
 
@@ -126,8 +138,7 @@ class _KasaLink:
                 _LOGGER.debug("Kasa %s: %s: %s", self.device_id, operation, reason)
                 raise DeviceUnreachable(self.device_id, operation, reason) from exc
             raise self._translated(operation, exc) from exc
-        except (OSError, EOFError, LookupError, TypeError, ValueError) as exc:
-            # Sockets, python-kasa's argument checks, and replies it could not parse.
+        except (OSError, EOFError) as exc:  # sockets
             raise self._translated(operation, exc) from exc
 
     def _translated(self, operation: str, exc: Exception) -> DeviceError:
@@ -207,10 +218,6 @@ def _light_module(dev: KasaDevice) -> KasaLightModule | None:
     return dev.modules.get(Module.Light)
 
 
-def _pct(value: float) -> int:
-    return max(1, min(100, round(value)))
-
-
 class KasaLight(Light):
     """A Kasa bulb, light strip or dimmer (a plug configured as a light switches on/off)."""
 
@@ -266,31 +273,20 @@ class KasaLight(Light):
                 await self._show(light, state, transition_ms)
 
     async def _show(self, light: KasaLightModule, state: LightState, transition_ms: int) -> None:
-        brightness = None
+        brightness = None  # whole percent: python-kasa's unit
         if state.brightness_pct is not None and light.has_feature("brightness"):
-            brightness = _pct(state.brightness_pct)
+            brightness = round(state.brightness_pct)
         if state.color_temp_k is not None and light.has_feature("color_temp"):
-            kelvin = self._clamp_kelvin(state.color_temp_k)
-            await light.set_color_temp(kelvin, brightness=brightness, transition=transition_ms)
-        elif state.hue is not None and light.has_feature("hsv"):
-            hue = round(state.hue) % 360
-            saturation = (
-                100 if state.saturation is None else max(0, min(100, round(state.saturation)))
+            await light.set_color_temp(
+                state.color_temp_k, brightness=brightness, transition=transition_ms
             )
-            await light.set_hsv(hue, saturation, brightness, transition=transition_ms)
+        elif state.hue is not None and light.has_feature("hsv"):
+            saturation = 100 if state.saturation is None else round(state.saturation)
+            await light.set_hsv(round(state.hue), saturation, brightness, transition=transition_ms)
         elif brightness is not None:
             await light.set_brightness(brightness, transition=transition_ms)
         else:
             await light.set_state(KasaLightState(light_on=True, transition=transition_ms))
-
-    def _clamp_kelvin(self, kelvin: int) -> int:
-        limits = self.color_temp_range_k
-        if limits is None:
-            return kelvin
-        clamped = max(limits[0], min(limits[1], kelvin))
-        if clamped != kelvin:
-            _LOGGER.debug("Kasa %s: %d K clamped to %d K", self.device_id, kelvin, clamped)
-        return clamped
 
     async def read_light(self) -> LightState:
         """Fresh from the device (update() first); mid-fade it shows the intermediate values."""

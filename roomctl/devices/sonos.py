@@ -7,10 +7,14 @@ order, the event loop never blocks.  An operation (one public method) returns wi
 ``DeviceUnreachable`` and the lock stays held until the thread's HTTP call has given up, so no
 later step overtakes it.
 
-Transport (play, pause) goes to the group coordinator, found through SoCo's topology; volume
-goes to the configured speaker itself.  Every SoCo and ``requests`` exception is translated in
-:func:`_translated` into ``DeviceUnreachable`` (no answer) or ``DeviceRejected`` (an answer that
-says no), naming the device and the operation.  No SoCo type leaves this module.
+Transport (play, pause) goes to the group coordinator, found through SoCo's topology.  Volume
+goes to every visible member of the configured speaker's group, each set to the same level, so
+the cap, the rise limit and a cue's drop reach every member; the volume read back is the
+quietest member's (a rise counted from it is never steeper for any member).
+
+Every SoCo and ``requests`` exception is translated in :func:`_translated` into
+``DeviceUnreachable`` (no answer) or ``DeviceRejected`` (an answer that says no), naming the
+device and the operation.  No SoCo type leaves this module.
 """
 
 from __future__ import annotations
@@ -76,6 +80,10 @@ class _Library(Protocol):
 class _Speaker(Protocol):
     music_library: _Library
     volume: int
+    uid: str
+
+    @property
+    def is_visible(self) -> bool: ...
 
     @property
     def group(self) -> Any: ...  # soco.groups.ZoneGroup | None
@@ -254,9 +262,11 @@ class SonosPlayer(Player):
         await self._call("pause", self._sync_pause)
 
     async def set_volume(self, volume: int) -> None:
-        level = max(0, min(100, int(volume)))
-        await self._call(f"set volume {level}", lambda: self._sync_set_volume(level))
-        _LOG.debug("Sonos %s: volume %d", self.device_id, level)
+        """Every member of the group to `volume` (0..100, as steps.quantize makes it)."""
+        if not 0 <= volume <= 100:
+            raise ValueError(f"{self.device_id}: volume {volume} is outside 0..100")
+        await self._call(f"set volume {volume}", lambda: self._sync_set_volume(volume))
+        _LOG.debug("Sonos %s: volume %d", self.device_id, volume)
 
     async def read_player(self) -> PlayerReading:
         return await self._call("read player", self._sync_read)
@@ -366,12 +376,27 @@ class SonosPlayer(Player):
                 raise
             coordinator.stop()
 
+    def _sync_members(self) -> list[_Speaker]:
+        """The visible speakers of the configured speaker's group (itself when alone)."""
+        speaker = self._sync_speaker()
+        group = speaker.group
+        members: list[_Speaker] = [] if group is None else list(group.members)
+        visible = sorted((m for m in members if m.is_visible), key=lambda m: m.uid)
+        return visible or [speaker]
+
     def _sync_set_volume(self, level: int) -> None:
-        self._sync_speaker().volume = level
+        for member in self._sync_members():
+            member.volume = level
 
     def _sync_read(self) -> PlayerReading:
-        volume = int(self._sync_speaker().volume)
+        volumes = [int(member.volume) for member in self._sync_members()]
+        volume, loudest = min(volumes), max(volumes)
         coordinator = self._sync_coordinator()
         state = coordinator.get_current_transport_info()["current_transport_state"]
         track = _track(coordinator.get_current_track_info())
-        return PlayerReading(volume=volume, transport=_TRANSPORT.get(state, "stopped"), track=track)
+        return PlayerReading(
+            volume=volume,
+            transport=_TRANSPORT.get(state, "stopped"),
+            track=track,
+            loudest=loudest if loudest != volume else None,
+        )

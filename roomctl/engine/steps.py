@@ -1,13 +1,21 @@
-"""How far apart two device states are, in visible steps, and how a command is carried out on
-each capability.  Used by the engine to decide when a new command is worth sending."""
+"""How far apart two device states are, in visible steps, what a device can show, and how a
+command is carried out on each capability.
+
+The one rule for values: :func:`quantize` is the only place that rounds and clamps a value to
+what a device can show (brightness levels, colour-temperature range, whole hue and saturation,
+volume 0..100, setpoint resolution).  Every command goes through it (`apply_state` quantizes
+too, for `roomctl apply`); drivers only translate units and never round or clamp again.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from roomctl.devices.base import Device, Light, Player, Switch, Thermostat
 from roomctl.errors import DeviceRejected
 from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 
-__all__ = ["apply_state", "quantize", "read_state", "step_size"]
+__all__ = ["Caps", "apply_state", "quantize", "read_state", "step_size"]
 
 # One visible step: 1 % of brightness, 5 mireds, 2° of hue, 2 % saturation, 1 volume step, 0.1 °C.
 BRIGHTNESS_STEP = 1.0
@@ -16,27 +24,63 @@ HUE_STEP = 2.0
 SAT_STEP = 2.0
 
 
-def quantize(device: Device, state: DeviceState) -> DeviceState:
-    """`state` as the device can show it: brightness on its own scale, whole kelvin, setpoints
-    at the device's resolution.  Comparing quantized states avoids commands that change nothing
-    on the wire, and steps that rounding makes larger than one."""
-    if isinstance(device, Light) and isinstance(state, LightState) and state.on:
-        levels = device.brightness_levels
+@dataclass(frozen=True)
+class Caps:
+    """What a device can show, read once from its driver (after it connected): the engine
+    plans with this snapshot, so a driver's property is never called in the planning loop."""
+
+    light: bool = False
+    native_transitions: bool = False
+    brightness_levels: int = 100
+    color_temp_range_k: tuple[int, int] | None = None
+    setpoint_step_c: float | None = None
+
+    @classmethod
+    def of(cls, device: Device) -> Caps:
+        if isinstance(device, Light):
+            return cls(
+                light=True,
+                native_transitions=device.native_transitions,
+                brightness_levels=device.brightness_levels,
+                color_temp_range_k=device.color_temp_range_k,
+            )
+        if isinstance(device, Thermostat):
+            return cls(setpoint_step_c=device.setpoint_step_c)
+        return cls()
+
+
+def quantize(device: Device | Caps, state: DeviceState) -> DeviceState:
+    """`state` as the device can show it: brightness on its own scale, colour temperature in
+    its range in whole kelvin, whole hue and saturation, volume 0..100, setpoints at the
+    device's resolution.  Idempotent.  Comparing quantized states avoids commands that change
+    nothing on the wire, and steps that rounding makes larger than one."""
+    caps = device if isinstance(device, Caps) else Caps.of(device)
+    if caps.light and isinstance(state, LightState) and state.on:
+        levels = caps.brightness_levels
         bri = state.brightness_pct
         if bri is not None:
-            bri = max(1, round(bri * levels / 100.0)) * 100.0 / levels
-        kelvin, limits = state.color_temp_k, device.color_temp_range_k
-        if kelvin is not None and limits is not None:
-            kelvin = max(limits[0], min(limits[1], kelvin))
+            bri = min(levels, max(1, round(bri * levels / 100.0))) * 100.0 / levels
+        kelvin, limits = state.color_temp_k, caps.color_temp_range_k
+        if kelvin is not None:
+            kelvin = round(kelvin)
+            if limits is not None:
+                kelvin = max(limits[0], min(limits[1], kelvin))
         return LightState(
             on=True,
             brightness_pct=bri,
             color_temp_k=kelvin,
             hue=None if state.hue is None else round(state.hue) % 360.0,
-            saturation=None if state.saturation is None else float(round(state.saturation)),
+            saturation=(
+                None
+                if state.saturation is None
+                else float(max(0, min(100, round(state.saturation))))
+            ),
         )
-    if isinstance(device, Thermostat) and isinstance(state, ThermostatState):
-        step = device.setpoint_step_c
+    if isinstance(state, PlayerState) and state.volume is not None:
+        volume = max(0, min(100, round(state.volume)))
+        return state if volume == state.volume else PlayerState(state.source, volume)
+    if caps.setpoint_step_c is not None and isinstance(state, ThermostatState):
+        step = caps.setpoint_step_c
         return ThermostatState(setpoint_c=round(round(state.setpoint_c / step) * step, 2))
     return state
 
@@ -80,7 +124,9 @@ def _light_steps(a: LightState, b: LightState) -> float:
 async def apply_state(
     device: Device, state: DeviceState, transition_s: float, landed: DeviceState | None
 ) -> None:
-    """Carry out `state` on `device`; `landed` is what the device last acknowledged."""
+    """Carry out `state` (quantized first) on `device`; `landed` is what the device last
+    acknowledged."""
+    state = quantize(device, state)
     if isinstance(device, Light) and isinstance(state, LightState):
         await device.set_light(state, transition_s)
     elif isinstance(device, Switch) and isinstance(state, SwitchState | LightState):

@@ -72,9 +72,10 @@ class TrackInfo:
 class PlayerReading:
     """What a speaker reports: volume, whether it plays, and the current track."""
 
-    volume: int
+    volume: int  # of a group: its quietest member
     transport: Literal["playing", "paused", "stopped", "transitioning"]
     track: TrackInfo | None = None
+    loudest: int | None = None  # of a group whose members differ: its loudest member
 
 
 @dataclass(frozen=True, slots=True)

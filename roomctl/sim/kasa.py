@@ -178,6 +178,13 @@ class KasaEmulator:
         """on, brightness, color_temp, hue, saturation (interpolated now) and fading."""
         return self.device.state
 
+    def change_at_device(self, *, on: bool | None = None, **settings: int) -> None:
+        """A change made by hand (a dimmer at the wall, the Kasa app): no command is logged."""
+        lamp = self.device.lamp
+        if lamp is None:
+            raise ValueError(f"the {self.device.profile.model} has no light to change")
+        lamp.command(on=on, changes=settings, transition_s=0.0)
+
     @property
     def commands(self) -> list[CommandRecord]:
         """Every setter received, in order, with the emulator-clock time it arrived."""
