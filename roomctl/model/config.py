@@ -274,8 +274,10 @@ class WebConfig(Frozen):
 class EngineConfig(Frozen):
     """How roomctl drives the devices."""
 
-    # How often a device at rest is read back (0: never), to notice changes made at a wall
-    # switch or in the Sonos app; with adopt_manual_changes they become manual overrides.
+    # A device at rest is read every few seconds for its health; those readings also show
+    # changes made at a wall switch or in the Sonos app, and it is read at least this often for
+    # them (0: never look for manual changes).  With adopt_manual_changes a change that differs
+    # from everything roomctl sent becomes a manual override.
     readback_s: float = Field(default=30, ge=0, le=3600)
     adopt_manual_changes: bool = True
     # A light far off its curve (first contact, back from an outage) gets there over this long.
