@@ -130,6 +130,15 @@ class ClientStore(StoreBase):
             ).fetchone()
         return None if row is None else ClientRow(row[0], row[1], float(row[2]))
 
+    def live_client(self, client_id: str) -> ClientRow:
+        """The client; StoreError saying "no client" or "has been deleted" otherwise."""
+        with self._tx("read a client", write=False) as conn:
+            self._live_client(conn, client_id, StoreError)
+            row = conn.execute(
+                "SELECT id, label, created_at FROM clients WHERE id = ?", (client_id,)
+            ).fetchone()
+        return ClientRow(row[0], row[1], float(row[2]))
+
     def list_clients(self) -> list[ClientRow]:
         """Clients not deleted, oldest first."""
         with self._tx("list clients", write=False) as conn:
