@@ -270,8 +270,9 @@ def test_preview_with_preferences(capsys: pytest.CaptureFixture[str], tmp_path: 
         code, out, err = run(capsys, "preview", "psilocybin", "--config", str(EXAMPLE),
                              "--json", *extra)  # fmt: skip
         assert code == 0, err
-        result: list[dict[str, Any]] = json.loads(out)
-        return result
+        result = json.loads(out)  # with preferences: the rows beside what the limits override
+        table: list[dict[str, Any]] = result["rows"] if extra else result
+        return table
 
     def strip_hues(table: list[dict[str, Any]]) -> list[float]:
         return [r["devices"]["strip"]["hue"] for r in table if r["devices"]["strip"]["hue"]]

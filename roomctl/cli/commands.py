@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from roomctl.cli.client_cli import register_clients
 from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.errors import SessionError
@@ -175,6 +176,7 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
     apply.set_defaults(handler=cmd_apply)
 
     register_session(sub, config, _open)
+    register_clients(sub, config, _open)
 
     user = sub.add_parser("user", help="manage logins", description="Manage logins.")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")

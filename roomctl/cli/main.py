@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from roomctl import __version__
+from roomctl.cli.client_cli import preview_preferences
 from roomctl.cli.commands import register
 from roomctl.errors import ConfigError, RoomctlError
 from roomctl.model.library import Library, find_config, load_library, load_preferences
 from roomctl.model.prefs import NO_PREFERENCES
+from roomctl.model.prefs_report import overrides
 
 __all__ = ["main"]
 
@@ -52,6 +54,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     lib = _library(args)
     arc = lib.arc(args.arc)
     prefs = load_preferences(Path(args.prefs)) if args.prefs else NO_PREFERENCES
+    client, version = None, None
+    if args.client:
+        client, version, prefs = preview_preferences(args)
+    found = overrides(prefs, lib.room.safety, arc)
     timeline = Timeline(lib.room, arc, lib.scenes, pv.start_events(arc), prefs)
     times = pv.parse_times(args.at) if args.at else pv.default_times(arc)
     rows = pv.preview(timeline, times)
@@ -66,10 +72,17 @@ def cmd_preview(args: argparse.Namespace) -> int:
             title=arc.title or arc.name,
         )
         Path(args.svg).write_text(svg, encoding="utf-8")
-    if args.json:
-        print(json.dumps(pv.as_json(lib.room, rows), indent=2))
+    table = pv.as_json(lib.room, rows)
+    if args.json and (args.prefs or args.client):  # with preferences: what the limits override
+        print(json.dumps({"client": client, "preferences_version": version,
+                          "overrides": found, "rows": table}, indent=2))  # fmt: skip
+    elif args.json:
+        print(json.dumps(table, indent=2))
     else:
         print(pv.as_text(arc, rows))
+        if found:
+            print("\nThe room's limits override some of the client's choices:")
+            print("\n".join(f"  - {sentence}" for sentence in found))
         if args.svg:
             print(f"\nArc drawn to {args.svg}")
     return 0
@@ -105,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = add("preview", cmd_preview, "show what the room would be like through an arc")
     pre.add_argument("arc", metavar="ARC", help="arc name, e.g. psilocybin")
-    pre.add_argument("--prefs", metavar="FILE", help="client preferences (YAML)")
+    who = pre.add_mutually_exclusive_group()
+    who.add_argument("--prefs", metavar="FILE", help="client preferences (YAML)")
+    who.add_argument("--client", metavar="ID", help="a stored client's latest preferences")
     pre.add_argument("--at", metavar="H:MM", nargs="+", help="times from the dose")
     pre.add_argument("--json", action="store_true", help="print JSON")
     pre.add_argument("--svg", metavar="FILE", help="draw the arc to an SVG file")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roomctl.cli.client_cli import client_status
 from roomctl.errors import SessionError
 from roomctl.model.arc import format_hmm
 from roomctl.model.events import CHANNELS, EventKind
@@ -209,6 +210,7 @@ def _print_status(control: SessionControl, as_json: bool) -> None:
             "session": control.session.id if control.session else None,
             "phase": st.phase, "arc_clock": format_hmm(st.arc_clock_s), "held": st.held,
             "cue": st.cue, "emergency": st.emergency, "ended": st.ended, "devices": devices,
+            **client_status(control)[1],
         }, indent=2))  # fmt: skip
         return
     flags = [
@@ -225,6 +227,9 @@ def _print_status(control: SessionControl, as_json: bool) -> None:
         f"{st.arc} {format_hmm(st.arc_clock_s)}  phase {st.phase}"
         + (f"  [{', '.join(flags)}]" if flags else "")
     )
+    client_line = client_status(control)[0]
+    if client_line is not None:
+        print(client_line)
 
 
 def register_session(

@@ -34,6 +34,7 @@ from roomctl.model.events import (
 )
 from roomctl.model.library import Library
 from roomctl.model.prefs import NO_PREFERENCES, Preferences
+from roomctl.model.prefs_report import limits_note
 from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.store.store import SessionRow, Store
 from roomctl.timeline.fold import Snapshot, Timeline
@@ -146,6 +147,11 @@ class SessionControl:
             self.room_id, arc, client_id=client_id, prefs_version=prefs_version, by=by
         )
         self.store.append(session_id, payload, by=by)  # stamped under the store's write lock
+        if client_id is not None and prefs_version is not None:  # the limits' overrides, once
+            found = self.store.preferences(client_id, prefs_version)
+            note = limits_note(found[1], self.lib.room.safety, self.lib.arc(arc)) if found else None
+            if note is not None:
+                self.store.append(session_id, note, by="system")
         self.refresh()
         self._notify()
         assert self.session is not None

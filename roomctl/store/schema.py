@@ -8,9 +8,9 @@ database at the old version.  A database written by a newer roomctl is refused r
 guessed at.
 
 Guard rails live in the schema itself, so they hold for any code (or sqlite3 shell) that
-touches the file: events, audit rows and preference versions cannot be updated; events cannot
-be deleted while their session exists (only a purge of the whole session removes them); a
-session row changes once, when it ends.
+touches the file: events, audit rows, preference versions and consent records cannot be
+updated; events cannot be deleted while their session exists (only a purge of the whole
+session removes them); a session row changes once, when it ends.
 """
 
 from __future__ import annotations
@@ -139,8 +139,31 @@ _V1 = (
     """,
 )
 
+# Version 2: the client's consent to each preferences version: who consented (the client),
+# the staff member who recorded it, when, and to what.  It goes when the version goes (a client's
+# deletion); the audit log keeps that it was recorded.  Versions saved before have none.
+_V2 = (
+    """
+    CREATE TABLE consents (
+        client_id    TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        given_by     TEXT NOT NULL,
+        recorded_by  TEXT NOT NULL,
+        at           REAL NOT NULL,
+        scope        TEXT NOT NULL CHECK (length(trim(scope)) > 0),
+        PRIMARY KEY (client_id, version),
+        FOREIGN KEY (client_id, version) REFERENCES preferences(client_id, version)
+            ON DELETE CASCADE
+    )
+    """,
+    """
+    CREATE TRIGGER consents_no_update BEFORE UPDATE ON consents
+    BEGIN SELECT RAISE(ABORT, 'a consent record is fixed once recorded'); END
+    """,
+)
+
 # Ordered; entry i upgrades schema version i to i + 1.  Append only, never edit a shipped entry.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 
 
 def configure(conn: sqlite3.Connection, *, in_memory: bool, readonly: bool = False) -> None:
