@@ -11,10 +11,10 @@ from roomctl.devices.base import Device
 from roomctl.engine.steps import apply_state
 from roomctl.errors import DeviceError
 from roomctl.model.config import RoomConfig
-from roomctl.model.prefs import NO_PREFERENCES, Preferences, band, resolve
+from roomctl.model.prefs import NO_PREFERENCES, Preferences, resolve
 from roomctl.model.scene import Scene
 from roomctl.model.state import DeviceState
-from roomctl.timeline.channels import Limits, clamp, device_states, scene_targets
+from roomctl.timeline.channels import clamp, device_states, safety_limits, scene_targets
 
 __all__ = ["ApplyResult", "apply_scene", "scene_states"]
 
@@ -30,17 +30,10 @@ class ApplyResult:
 def scene_states(
     room: RoomConfig, scene: Scene, prefs: Preferences = NO_PREFERENCES
 ) -> dict[str, DeviceState]:
-    """What each device shows when `scene` is applied on its own (preferences, then safety)."""
-    safety = room.safety
-    limits = Limits(
-        floor_lights=frozenset(),  # outside a session the floor light rule does not apply
-        floor_pct=safety.min_brightness_pct,
-        brightness_max_pct=prefs.brightness_max_pct,
-        volume_max=float(min(safety.max_volume, prefs.volume_max)),
-        setpoint_c=band(safety, None),
-        avoid=prefs.avoided_ranges,
-    )
-    targets = scene_targets(room, resolve(scene, prefs, safety))
+    """What each device shows when `scene` is applied on its own (preferences, then safety):
+    the same limits as a session's timeline (`safety_limits`)."""
+    limits = safety_limits(room, prefs)
+    targets = scene_targets(room, resolve(scene, prefs, room.safety))
     return device_states(room, {k: clamp(k, v, limits) for k, v in targets.items()})
 
 
