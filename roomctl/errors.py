@@ -18,6 +18,8 @@ __all__ = [
     "RoomctlError",
     "SessionError",
     "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
 ]
 
 
@@ -77,3 +79,11 @@ class DeviceUnreachable(DeviceError):
 
 class DeviceRejected(DeviceError):
     """The device answered with an error (bad value, unsupported command). Not retried as is."""
+
+
+class StoreFullError(StoreError):
+    """The session database cannot be written: the disk (or the database) is full."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The session database cannot be written: it or its file system is read-only."""
