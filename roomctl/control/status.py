@@ -1,0 +1,68 @@
+"""The session's status as the CLI prints it (and the daemon returns it to a handed-off command):
+one line, or JSON with every device."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from roomctl.control.session import SessionControl
+from roomctl.model.arc import format_hmm
+
+__all__ = ["format_status"]
+
+
+def format_status(control: SessionControl, as_json: bool = False) -> str:
+    snap = control.snapshot()
+    st = snap.status
+    notes = _notes(control)
+    if as_json:
+        out: dict[str, Any] = {
+            "session": control.session.id if control.session else None,
+            "emergency": control.emergency_on,
+            "notes": notes,
+        }
+        if st is not None:
+            from roomctl.preview.rows import device_json
+
+            out |= {
+                "phase": st.phase,
+                "arc_clock": format_hmm(st.arc_clock_s),
+                "held": st.held,
+                "cue": st.cue,
+                "emergency": st.emergency or control.room_emergency.on_now,
+                "ended": st.ended,
+                "devices": {
+                    k: device_json(v, control.lib.room.device(k)) for k, v in snap.devices.items()
+                },
+            }
+        return json.dumps(out, indent=2)
+    if st is None:
+        line = "no session running"
+        if control.room_emergency.on_now:
+            line += "  [EMERGENCY]"
+    else:
+        flags = [
+            f
+            for f, on in (
+                ("HELD", st.held and not st.emergency),
+                ("EMERGENCY", st.emergency or control.room_emergency.on_now),
+                (f"cue {st.cue}", st.cue is not None),
+                ("ended", st.ended),
+            )
+            if on
+        ]
+        line = f"{st.arc} {format_hmm(st.arc_clock_s)}  phase {st.phase}" + (
+            f"  [{', '.join(flags)}]" if flags else ""
+        )
+    return "\n".join([line, *(f"note: {n}" for n in notes)])
+
+
+def _notes(control: SessionControl) -> list[str]:
+    notes: list[str] = []
+    if control.clock_note:
+        notes.append(control.clock_note)
+    if control.pending:
+        kinds = ", ".join(e.kind.value for _, e in control.pending)
+        notes.append(f"not recorded yet ({kinds}): {control.record_error}; retrying")
+    return notes
