@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from roomctl.cli.handoff import NO_VALUE_VERBS
 from roomctl.clock import Clock, ScaledClock, SystemClock
+from roomctl.control.paths import store_path
 from roomctl.errors import SessionError
-from roomctl.model.arc import format_hmm
 from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
+from roomctl.model.state import DeviceState
 from roomctl.store.store import ROLES, Store
 
 __all__ = ["register"]
@@ -51,12 +54,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_async(coro: Any) -> None:
-    """Run a coroutine; an error group from the task group is reduced to its first error."""
+T = TypeVar("T")
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; an error group from a task group is reduced to its first error."""
     try:
-        asyncio.run(coro)
+        return asyncio.run(coro)
     except BaseExceptionGroup as group:
-        first = group.exceptions[0]
+        first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
@@ -71,6 +77,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     room = lib.room
     scene = lib.scene(args.scene)
     states = scene_states(room, scene)
+    transition = args.transition if args.transition is not None else scene.fade_s
+    if _apply_in_session(args, lib, states, transition):
+        return 0
 
     async def main() -> int:
         bus = None
@@ -79,7 +88,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
             await bus.start()
         try:
             devices = build_devices(room, bus, room_clock(lib))
-            transition = args.transition if args.transition is not None else scene.fade_s
             results = await apply_scene(devices, states, transition, timeout_s=args.timeout)
         finally:
             if bus is not None:
@@ -92,37 +100,53 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"{failed} of {len(results)} devices failed", file=sys.stderr)
         return 1 if failed else 0
 
-    try:
-        return asyncio.run(main())
-    except BaseExceptionGroup as group:
-        raise group.exceptions[0] from None
+    return _run_async(main())
+
+
+def _apply_in_session(
+    args: argparse.Namespace, lib: Library, states: Mapping[str, DeviceState], fade_s: float
+) -> bool:
+    """With a session running, `apply` goes through it as manual overrides (the floor, the
+    caps, the rise limit and the minimum fades apply); True when it did."""
+    from roomctl.cli.handoff import poke
+    from roomctl.control.apply import override_commands
+    from roomctl.control.lock import holder
+    from roomctl.control.session import SessionControl
+
+    _, store = _open(args)
+    with store:
+        control = SessionControl(lib, store, room_clock(lib))
+        control.refresh()
+        if control.session is None:
+            return False
+        by = getpass.getuser()
+        for data in override_commands(lib.room, states, fade_s):
+            control.command(EventKind.OVERRIDE, data, by=by)
+        daemon = holder(Path(store.path)) is not None and poke(Path(store.path))
+        print(
+            f"session {control.session.id} is running: {args.scene} applied as manual overrides "
+            "(the session's safety limits and fades apply; they end with the phase; "
+            "`roomctl session end` ends the session)"
+        )
+        if not daemon:
+            print("note: no daemon is running; the room follows when `roomctl run` runs")
+        return True
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Store]:
-    from pathlib import Path
+    from roomctl.control.storage import open_store
 
     config = find_config(args.config)
     lib = load_library(config)
-    path = Path(lib.room.storage.path)
-    if not path.is_absolute():
-        path = config.resolve().parent / path
-    return lib, Store.open(path, room_clock(lib))
+    store, _ = open_store(store_path(config, lib.room.storage.path), room_clock(lib))
+    return lib, store
 
 
-SESSION_VERBS: dict[str, EventKind] = {
-    "hold": EventKind.HOLD,
-    "resume": EventKind.RESUME,
-    "advance": EventKind.ADVANCE,
-    "step-back": EventKind.STEP_BACK,
-    "dose": EventKind.DOSE,
-    "emergency": EventKind.EMERGENCY_ON,
-    "clear-emergency": EventKind.EMERGENCY_CLEAR,
-    "end": EventKind.END,
-    "cue-off": EventKind.CUE_OFF,
-}
+SESSION_VERBS: dict[str, EventKind] = {v: EventKind(k) for v, k in NO_VALUE_VERBS.items()}
 
 
 def cmd_session(args: argparse.Namespace) -> int:
+    from roomctl.cli.give import give
     from roomctl.control.session import SessionControl
 
     lib, store = _open(args)
@@ -139,11 +163,9 @@ def cmd_session(args: argparse.Namespace) -> int:
             control.refresh()
             _print_status(control, args.json)
         elif verb in SESSION_VERBS:
-            control.command(SESSION_VERBS[verb], by=by)
-            _print_status(control, False)
+            return give(control, SESSION_VERBS[verb], None, by=by)
         else:
-            control.command(*_valued(verb, args.value), by=by)
-            _print_status(control, False)
+            return give(control, *_valued(verb, args.value), by=by)
     return 0
 
 
@@ -179,47 +201,9 @@ def _valued(verb: str, value: list[str]) -> tuple[EventKind, dict[str, Any]]:
 
 
 def _print_status(control: Any, as_json: bool) -> None:
-    snap = control.snapshot()
-    st = snap.status
-    if st is None:
-        print("no session running")
-        return
-    if as_json:
-        from roomctl.preview.rows import device_json
+    from roomctl.control.status import format_status
 
-        print(
-            json.dumps(
-                {
-                    "session": control.session.id if control.session else None,
-                    "phase": st.phase,
-                    "arc_clock": format_hmm(st.arc_clock_s),
-                    "held": st.held,
-                    "cue": st.cue,
-                    "emergency": st.emergency,
-                    "ended": st.ended,
-                    "devices": {
-                        k: device_json(v, control.lib.room.device(k))
-                        for k, v in snap.devices.items()
-                    },
-                },
-                indent=2,
-            )
-        )
-        return
-    flags = [
-        f
-        for f, on in (
-            ("HELD", st.held and not st.emergency),
-            ("EMERGENCY", st.emergency),
-            (f"cue {st.cue}", st.cue is not None),
-            ("ended", st.ended),
-        )
-        if on
-    ]
-    print(
-        f"{st.arc} {format_hmm(st.arc_clock_s)}  phase {st.phase}"
-        + (f"  [{', '.join(flags)}]" if flags else "")
-    )
+    print(format_status(control, as_json))
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

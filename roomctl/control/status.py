@@ -16,6 +16,8 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
     snap = control.snapshot()
     st = snap.status
     notes = _notes(control)
+    if st is None and not control.room_emergency.on_now and not notes:
+        return "no session running"
     if as_json:
         out: dict[str, Any] = {
             "session": control.session.id if control.session else None,
