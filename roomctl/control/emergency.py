@@ -21,6 +21,10 @@ from roomctl.timeline.fold import emergency_targets
 
 __all__ = ["RoomEmergency", "emergency_states"]
 
+# After the fade back, the room is asked for what it showed before this long, so every device
+# gets there (the engine sends only what is desired); then roomctl leaves it alone.
+SETTLE_S = 10.0
+
 
 def emergency_states(room: RoomConfig, scenes: Mapping[str, Scene]) -> dict[str, DeviceState]:
     """What every device shows in an emergency (the same targets as a session's timeline)."""
@@ -53,7 +57,7 @@ class RoomEmergency:
         """On, or still fading back after the clear."""
         if self.on_at is None:
             return False
-        return self.cleared_at is None or t < self.cleared_at + self.clear_fade_s
+        return self.cleared_at is None or t < self.cleared_at + self.clear_fade_s + SETTLE_S
 
     def desired(self, t: float) -> dict[str, DeviceState]:
         if not self.active(t):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO
 
@@ -82,6 +83,26 @@ def _port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
         return False
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM when the process that started it dies,
+    also by SIGKILL (Linux prctl PR_SET_PDEATHSIG); None where there is no prctl."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: go now
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def _config(host: str, port: int) -> str:
@@ -149,6 +170,9 @@ class Broker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # dies with this process, also after `kill -9` (the demo's broker must not linger);
+            # the signal comes when the starting *thread* ends: start brokers from long-lived ones
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         await self._wait_ready(timeout_s)
         log.info("Mosquitto listening on %s:%d (pid %d)", self.host, self.port, self._proc.pid)
