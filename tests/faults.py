@@ -46,11 +46,10 @@ class SmallDisk:
             while True:
                 f.write(b"\0" * 65536)
                 f.flush()
-        with contextlib.suppress(OSError):  # the last bytes: small writes too
-            with filler.open("ab") as f:
-                for _ in range(65536):
-                    f.write(b"\0")
-                    f.flush()
+        with contextlib.suppress(OSError), filler.open("ab") as f:  # the last bytes too
+            for _ in range(65536):
+                f.write(b"\0")
+                f.flush()
 
     def free(self) -> None:
         (self.path / "filler").unlink(missing_ok=True)

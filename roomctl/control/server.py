@@ -47,7 +47,7 @@ class CommandServer:
         """Listen on the first path that works; a daemon without a socket still runs."""
         problems: list[str] = []
         for path in self.paths:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 path.unlink()  # a stale socket: the lock says no other daemon runs
             old = os.umask(0o177)
             try:

@@ -5,6 +5,7 @@ room still runs: the arc as stored, the emergency working, commands refused with
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import urllib.parse
 from pathlib import Path
@@ -25,7 +26,7 @@ def open_store(path: Path, clock: Clock) -> tuple[Store, str | None]:
     except StoreError as exc:
         if not path.is_file():
             raise
-        problem = str(exc)
+        problem = _why(path) or str(exc)
     conn = _read_only(path)
     if conn is None:
         raise StoreError(problem)
@@ -35,6 +36,18 @@ def open_store(path: Path, clock: Clock) -> tuple[Store, str | None]:
     )
     log.error("%s", why)
     return Store(conn, str(path), clock), why
+
+
+def _why(path: Path) -> str | None:
+    """A clearer reason than SQLite's when the disk or the file cannot be written."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return f"session database {path}: the file system is read-only"
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        return f"session database {path}: no permission to write it (or its folder)"
+    return None
 
 
 def _read_only(path: Path) -> sqlite3.Connection | None:

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -109,6 +110,9 @@ def _config(host: str, port: int) -> str:
     return "\n".join(
         [
             f"listener {port} {host}",
+            # run as whoever starts it: as root, mosquitto would otherwise switch to its own
+            # user, and a change of user clears the parent-death signal
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "allow_anonymous true",
             "persistence false",
             "set_tcp_nodelay true",
