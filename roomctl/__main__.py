@@ -1,5 +1,5 @@
 """`python -m roomctl`: the same as the `roomctl` command."""
 
-from roomctl.cli.main import main
+from roomctl.cli.handoff import main
 
 raise SystemExit(main())

@@ -112,3 +112,4 @@ class DeviceUnreachable(DeviceError):
 
 class DeviceRejected(DeviceError):
     """The device answered with an error (bad value, unsupported command). Not retried as is."""
+

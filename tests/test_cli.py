@@ -399,7 +399,6 @@ def test_session_status_without_a_session(capsys: pytest.CaptureFixture[str], co
     ("argv", "message"),
     [
         (["advance"], "roomctl: no session is running; start one first"),
-        (["emergency"], "roomctl: no session is running; start one first"),
         (["start"], "roomctl: which arc? one of ketamine, lsd, mdma, psilocybin"),
     ],
 )

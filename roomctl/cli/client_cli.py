@@ -16,21 +16,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from roomctl.errors import RoomctlError
 from roomctl.model.library import Library, load_preferences
 from roomctl.model.prefs import Preferences
-from roomctl.model.prefs_report import overrides, overrides_for_arcs, summary
+from roomctl.model.prefs_report import overrides_for_arcs, summary
 from roomctl.store.clients import DEFAULT_CONSENT_SCOPE, Consent, PreferenceVersion
 from roomctl.store.store import Store
 
 if TYPE_CHECKING:
-    from roomctl.control.session import SessionControl
 
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-__all__ = ["client_status", "preview_preferences", "register_clients"]
+__all__ = ["preview_preferences", "register_clients"]
 
 Opener = Callable[[argparse.Namespace], tuple[Library, Store]]
 
@@ -259,30 +258,6 @@ def preview_preferences(args: argparse.Namespace) -> tuple[str, int, Preferences
     if found is None:
         raise RoomctlError(f"client {args.client} has no preferences stored")
     return args.client, found[0], found[1]
-
-
-def client_status(control: SessionControl) -> tuple[str | None, dict[str, Any]]:
-    """The running session's client and preferences in force: a line for the status text
-    (None without a client) and the fields for its JSON."""
-    row = control.session
-    if row is None or row.client_id is None:
-        return None, {"client": None}
-    start = control.events[0].payload if control.events else None
-    without = bool(getattr(start, "without_preferences", False))
-    data: dict[str, Any] = {
-        "client": row.client_id,
-        "preferences_version": None if without else row.prefs_version,
-        "without_preferences": without,
-        "preferences": control.prefs.model_dump(mode="json", exclude_defaults=True),
-    }
-    if without:
-        return f"client {row.client_id}: running without their preferences", data
-    if row.prefs_version is None:
-        return f"client {row.client_id}: no preferences stored", data
-    arc = control.lib.arcs.get(row.arc)
-    data["overrides"] = overrides(control.prefs, control.lib.room.safety, arc)
-    words = "; ".join(summary(control.prefs)) or "no choices"
-    return f"client {row.client_id}: preferences v{row.prefs_version} ({words})", data
 
 
 # ------------------------------------------------------------------------------ arguments

@@ -8,13 +8,18 @@ import getpass
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roomctl.cli.client_cli import register_clients
 from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
+from roomctl.control.paths import store_path
 from roomctl.errors import SessionError
+from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
+from roomctl.model.state import DeviceState
 from roomctl.store.store import ROLES, Store
 
 __all__ = ["register"]
@@ -50,12 +55,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_async(coro: Any) -> None:
-    """Run a coroutine; an error group from the task group is reduced to its first error."""
+T = TypeVar("T")
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; an error group from a task group is reduced to its first error."""
     try:
-        asyncio.run(coro)
+        return asyncio.run(coro)
     except BaseExceptionGroup as group:
-        first = group.exceptions[0]
+        first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
@@ -70,6 +78,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     room = lib.room
     scene = lib.scene(args.scene)
     states = scene_states(room, scene)
+    transition = args.transition if args.transition is not None else scene.fade_s
+    if _apply_in_session(args, lib, states, transition):
+        return 0
 
     async def main() -> int:
         bus = None
@@ -78,7 +89,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
             await bus.start()
         try:
             devices = build_devices(room, bus, room_clock(lib))
-            transition = args.transition if args.transition is not None else scene.fade_s
             results = await apply_scene(devices, states, transition, timeout_s=args.timeout)
         finally:
             if bus is not None:
@@ -91,21 +101,46 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"{failed} of {len(results)} devices failed", file=sys.stderr)
         return 1 if failed else 0
 
-    try:
-        return asyncio.run(main())
-    except BaseExceptionGroup as group:
-        raise group.exceptions[0] from None
+    return _run_async(main())
+
+
+def _apply_in_session(
+    args: argparse.Namespace, lib: Library, states: Mapping[str, DeviceState], fade_s: float
+) -> bool:
+    """With a session running, `apply` goes through it as manual overrides (the floor, the
+    caps, the rise limit and the minimum fades apply); True when it did."""
+    from roomctl.cli.handoff import poke
+    from roomctl.control.apply import override_commands
+    from roomctl.control.lock import holder
+    from roomctl.control.session import SessionControl
+
+    _, store = _open(args)
+    with store:
+        control = SessionControl(lib, store, room_clock(lib))
+        control.refresh()
+        if control.session is None:
+            return False
+        by = getpass.getuser()
+        for data in override_commands(lib.room, states, fade_s):
+            control.command(EventKind.OVERRIDE, data, by=by)
+        daemon = holder(Path(store.path)) is not None and poke(Path(store.path))
+        print(
+            f"session {control.session.id} is running: {args.scene} applied as manual overrides "
+            "(the session's safety limits and fades apply; they end with the phase; "
+            "`roomctl session end` ends the session)"
+        )
+        if not daemon:
+            print("note: no daemon is running; the room follows when `roomctl run` runs")
+        return True
 
 
 def _open(args: argparse.Namespace) -> tuple[Library, Store]:
-    from pathlib import Path
+    from roomctl.control.storage import open_store
 
     config = find_config(args.config)
     lib = load_library(config)
-    path = Path(lib.room.storage.path)
-    if not path.is_absolute():
-        path = config.resolve().parent / path
-    return lib, Store.open(path, room_clock(lib))
+    store, _ = open_store(store_path(config, lib.room.storage.path), room_clock(lib))
+    return lib, store
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

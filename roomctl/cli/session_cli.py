@@ -17,9 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roomctl.cli.client_cli import client_status
 from roomctl.errors import SessionError
-from roomctl.model.arc import format_hmm
 from roomctl.model.events import CHANNELS, EventKind
 from roomctl.model.library import Library
 from roomctl.store.store import Store
@@ -132,11 +130,10 @@ def cmd_status(args: argparse.Namespace, opener: Opener) -> int:
 def cmd_steer(args: argparse.Namespace, opener: Opener) -> int:
     lib, store = opener(args)
     with store:
-        control = _control(lib, store)
-        kind, data = _event(args)
-        control.command(kind, data, by=_by(args))  # validated by the event's model
-        _print_status(control, False)
-    return 0
+        from roomctl.cli.give import give
+
+        kind, data = _event(args)  # validated by the event's model when given
+        return give(_control(lib, store), kind, data, by=_by(args))
 
 
 def cmd_list(args: argparse.Namespace, opener: Opener) -> int:
@@ -195,41 +192,9 @@ def cmd_purge(args: argparse.Namespace, opener: Opener) -> int:
 
 
 def _print_status(control: SessionControl, as_json: bool) -> None:
-    snap = control.snapshot()
-    st = snap.status
-    if st is None:
-        print("no session running")
-        return
-    if as_json:
-        from roomctl.preview.rows import device_json
+    from roomctl.control.status import format_status
 
-        devices = {
-            k: device_json(v, control.lib.room.device(k)) for k, v in snap.devices.items()
-        }
-        print(json.dumps({
-            "session": control.session.id if control.session else None,
-            "phase": st.phase, "arc_clock": format_hmm(st.arc_clock_s), "held": st.held,
-            "cue": st.cue, "emergency": st.emergency, "ended": st.ended, "devices": devices,
-            **client_status(control)[1],
-        }, indent=2))  # fmt: skip
-        return
-    flags = [
-        f
-        for f, on in (
-            ("HELD", st.held and not st.emergency),
-            ("EMERGENCY", st.emergency),
-            (f"cue {st.cue}", st.cue is not None),
-            ("ended", st.ended),
-        )
-        if on
-    ]
-    print(
-        f"{st.arc} {format_hmm(st.arc_clock_s)}  phase {st.phase}"
-        + (f"  [{', '.join(flags)}]" if flags else "")
-    )
-    client_line = client_status(control)[0]
-    if client_line is not None:
-        print(client_line)
+    print(format_status(control, as_json))
 
 
 def register_session(

@@ -1,8 +1,18 @@
-"""The daemon: store → MQTT → drivers → engine, stopped in reverse.
+"""The daemon: lock → store → MQTT → drivers → engine → command socket, stopped in reverse.
 
-`Daemon.run()` runs until `stop` is set (SIGTERM/SIGINT in `roomctl run`).  Unreachable devices
-are not fatal (the engine retries them); a bad config or an unreachable broker is one readable
-error raised before anything else starts.
+`Daemon.run()` runs until `stop` is set (SIGTERM/SIGINT in `roomctl run`).  Only a bad config or
+a second daemon on the same database stop it from starting; everything else it can run without:
+
+- unreachable devices are retried by the engine;
+- a broker that is down at start: Kasa and Sonos run, MQTT devices are unavailable until the
+  bus (which keeps retrying) connects;
+- a database it cannot write: the room runs read-only (the session as stored, the emergency
+  working), and says why;
+- a clock behind the session's last event: the room holds at its last known point until the
+  clock is plausible.  Session time is the wall time at start plus monotonic time since, so a
+  clock step while it runs neither skips nor repeats a phase.
+
+An emergency acts at once in memory; `_record()` keeps trying to store what could not be.
 """
 
 from __future__ import annotations
@@ -13,12 +23,18 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from roomctl.clock import Clock
+from roomctl.clock import Clock, SessionClock
+from roomctl.control.lock import DaemonLock
+from roomctl.control.paths import socket_paths, store_path
+from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
+from roomctl.control.storage import open_store
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
 from roomctl.model.library import Library
+from roomctl.model.state import DeviceState
 from roomctl.mqtt.bus import MqttBus
+from roomctl.retry import Backoff
 from roomctl.store.store import Store
 
 __all__ = ["Daemon"]
@@ -35,9 +51,10 @@ class Daemon:
         *,
         settings: EngineSettings | None = None,
         poll_s: float = 1.0,
+        record_retry_s: float = 1.0,
     ) -> None:
         self.lib = lib
-        self.clock = clock
+        self.clock = clock if isinstance(clock, SessionClock) else SessionClock(clock)
         safety, engine = lib.room.safety, lib.room.engine
         self.settings = settings or EngineSettings(
             max_volume_rise_per_10s=safety.max_volume_rise_per_10s,
@@ -46,58 +63,82 @@ class Daemon:
             catch_up_s=engine.catch_up_s,
         )
         self.poll_s = poll_s
+        self.record_retry_s = record_retry_s
         self.store: Store | None = None
+        self.read_only: str | None = None  # why the database is open read-only
         self.bus: MqttBus | None = None
         self.session: SessionControl | None = None
         self.engine: Engine | None = None
+        self.server: CommandServer | None = None
         self.ready = asyncio.Event()
+        self._recorded = asyncio.Event()
 
-    def _store_path(self) -> Path:
-        path = Path(self.lib.room.storage.path)
-        if not path.is_absolute():
-            path = Path(self.lib.config_file).resolve().parent / path
-        return path
+    @property
+    def store_path(self) -> Path:
+        return store_path(Path(self.lib.config_file), self.lib.room.storage.path)
 
     async def run(self, stop: asyncio.Event, on_ready: Hook | None = None) -> None:
         room = self.lib.room
-        self.store = Store.open(self._store_path(), self.clock)
-        try:
-            if room.mqtt is not None:
-                topic = f"{room.mqtt.base_topic}/{room.room.id}/availability"
-                self.bus = MqttBus(
-                    room.mqtt,
-                    f"roomctl-{room.room.id}",
-                    (topic, "offline"),
-                    birth=(topic, "online"),
-                    clock=self.clock,
+        with DaemonLock(self.store_path):
+            self.store, self.read_only = open_store(self.store_path, self.clock)
+            try:
+                await self._start_bus()
+                devices = build_devices(room, self.bus, self.clock)
+                self.session = session = SessionControl(self.lib, self.store, self.clock)
+                session.refresh()
+                if session.events:  # never before the session's own past
+                    self.clock.not_before(max(e.at for e in session.events))
+                self.engine = Engine(
+                    devices,
+                    session.desired,
+                    self.clock,
+                    self.settings,
+                    on_external_change=session.adopt_manual_change,
+                    urgent=session.urgent,
                 )
-                await self.bus.start()
-            devices = build_devices(room, self.bus, self.clock)
-            self.session = SessionControl(self.lib, self.store, self.clock)
-            self.session.refresh()
-            self.engine = Engine(
-                devices,
-                self.session.desired,
-                self.clock,
-                self.settings,
-                on_external_change=self.session.adopt_manual_change,
-                urgent=self.session.urgent,
-            )
-            self.session.listeners.append(self.engine.wake)
-            log.info(
-                "room %s: %d devices, %s",
-                room.room.id,
-                len(devices),
-                f"following session {self.session.session.id}"
-                if self.session.session
-                else "no session running",
-            )
-            await self._serve(stop, on_ready)
-        finally:
-            if self.bus is not None:
-                await self.bus.close()
-            self.store.close()
-            log.info("room %s: stopped", room.room.id)
+                session.shown = self._shown
+                session.listeners += [self.engine.wake, self._recorded.set]
+                self.server = CommandServer(session, socket_paths(self.store_path), self._changed)
+                await self.server.start()
+                log.info(
+                    "room %s: %d devices, %s",
+                    room.room.id,
+                    len(devices),
+                    f"following session {session.session.id}"
+                    if session.session
+                    else "no session running",
+                )
+                await self._serve(stop, on_ready)
+            finally:
+                if self.server is not None:
+                    await self.server.close()
+                if self.bus is not None:
+                    await self.bus.close()
+                self.store.close()
+                log.info("room %s: stopped", room.room.id)
+
+    async def _start_bus(self) -> None:
+        room = self.lib.room
+        if room.mqtt is None:
+            return
+        topic = f"{room.mqtt.base_topic}/{room.room.id}/availability"
+        self.bus = MqttBus(
+            room.mqtt,
+            f"roomctl-{room.room.id}",
+            (topic, "offline"),
+            birth=(topic, "online"),
+            clock=self.clock,
+        )
+        await self.bus.start(required=False)
+
+    def _shown(self) -> dict[str, DeviceState | None]:
+        if self.engine is None:
+            return {}
+        return {dev_id: h.landed for dev_id, h in self.engine.health().items()}
+
+    def _changed(self) -> None:
+        if self.engine is not None:
+            self.engine.wake()
 
     async def _serve(self, stop: asyncio.Event, on_ready: Hook | None) -> None:
         assert self.engine is not None
@@ -105,6 +146,7 @@ class Daemon:
             tasks = [
                 tg.create_task(self.engine.run(), name="engine"),
                 tg.create_task(self._follow_store(), name="store-poll"),
+                tg.create_task(self._record(), name="record"),
             ]
             if on_ready is not None:
                 tasks.append(tg.create_task(on_ready(self), name="on-ready"))
@@ -114,7 +156,8 @@ class Daemon:
                 task.cancel()
 
     async def _follow_store(self) -> None:
-        """Pick up commands written by other processes (the CLI) and wake the engine."""
+        """Pick up commands written by other processes (the CLI) and wake the engine.  The
+        CLI also tells the daemon over the command socket, so this is the fallback."""
         assert self.session is not None and self.engine is not None
         while True:
             await self.clock.sleep(self.poll_s)
@@ -125,3 +168,20 @@ class Daemon:
                 continue
             if changed:
                 self.engine.wake()
+
+    async def _record(self) -> None:
+        """Store what was acted on but could not be recorded (a full or read-only disk), until
+        it is stored: retried with backoff, at least every `record_retry_s` × 30."""
+        assert self.session is not None
+        backoff = Backoff(self.record_retry_s, self.record_retry_s * 30)
+        while True:
+            if not self.session.pending:
+                backoff.reset()
+                self._recorded.clear()
+                await self._recorded.wait()
+                continue
+            await self.clock.sleep(backoff.next_delay())
+            try:
+                self.session.flush()
+            except Exception:  # never let recording take the room down
+                log.exception("recording the emergency failed")

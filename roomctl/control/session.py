@@ -4,16 +4,24 @@ Every command (from the web tablet, MQTT, the CLI or a wall switch noticed by re
 checked against the session's state, appended to the store — durable before this returns — and
 the timeline is rebuilt from the log.  Other processes (the CLI) append to the same database; the
 daemon picks their events up with `refresh()`.
+
+The emergency is the exception: it acts on the room first, in memory (an event the timeline
+folds at once, or without a session the room's own emergency layer), and is recorded as soon as
+the store lets it (`flush()`, retried by the daemon until it is stored).  A full or read-only
+disk, a broken clock or no session never stop it; whoever gave it is told when it could not be
+recorded (`Outcome`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from roomctl.clock import Clock
-from roomctl.errors import PreferencesError, SessionError
+from roomctl.clock import Clock, SessionClock
+from roomctl.control.emergency import RoomEmergency, emergency_states
+from roomctl.errors import PreferencesError, SessionError, StoreError
 from roomctl.model.events import (
     Advance,
     Channel,
@@ -22,6 +30,7 @@ from roomctl.model.events import (
     CueOn,
     Dose,
     EmergencyClear,
+    EmergencyOn,
     Event,
     EventKind,
     Hold,
@@ -40,9 +49,21 @@ from roomctl.store.store import SessionRow, Store
 from roomctl.timeline.fold import Snapshot, Timeline
 from roomctl.timeline.values import override_values
 
-__all__ = ["SessionControl"]
+__all__ = ["Outcome", "SessionControl"]
 
 log = logging.getLogger("roomctl.control.session")
+Shown = Callable[[], Mapping[str, DeviceState | None]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an emergency command: acted on at once; `error` says why it is not
+    recorded yet (the daemon keeps trying)."""
+
+    event: Event
+    recorded: bool
+    error: str | None = None
+    in_session: bool = True
 
 
 class SessionControl:
@@ -56,6 +77,15 @@ class SessionControl:
         self.timeline: Timeline | None = None
         # Called after every event this process appends (the daemon wakes its engine).
         self.listeners: list[Callable[[], None]] = []
+        # Acted on but not on disk yet, oldest first: (session id or None for the room, event).
+        self.pending: list[tuple[str | None, Event]] = []
+        self.record_error: str | None = None
+        room = lib.room
+        self.room_emergency = RoomEmergency(
+            emergency_states(room, lib.scenes), room.safety.emergency.clear_fade_s
+        )
+        # What the devices show now (the daemon's engine); the room emergency returns to it.
+        self.shown: Shown = dict
 
     @property
     def room_id(self) -> str:
@@ -89,13 +119,26 @@ class SessionControl:
             self._rebuild()
         return bool(new)
 
+    def now(self) -> float:
+        """Session time: the clock, never behind the newest event (a clock that stepped back
+        must not put the session before its own past)."""
+        last = max((e.at for e in self._all_events()), default=float("-inf"))
+        return max(self.clock.now(), last)
+
+    @property
+    def clock_note(self) -> str | None:
+        """What is wrong with the clock (for the status), or None."""
+        return self.clock.note if isinstance(self.clock, SessionClock) else None
+
     def snapshot(self, t: float | None = None) -> Snapshot:
-        now = self.clock.now() if t is None else t
+        now = self.now() if t is None else t
         if self.timeline is None:
             return Snapshot(t=now, devices={}, status=None)
         return self.timeline.at(now)
 
     def desired(self, t: float) -> Mapping[str, DeviceState]:
+        if self.room_emergency.active(t):
+            return self.room_emergency.desired(t)
         if self.timeline is None:
             return {}
         snap = self.timeline.at(t)
@@ -105,10 +148,20 @@ class SessionControl:
 
     def urgent(self, t: float) -> bool:
         """True while an emergency is on: changes go to the devices at once, unfaded."""
+        if self.room_emergency.on_now:
+            return True
         if self.timeline is None:
             return False
         status = self.timeline.at(t).status
         return status is not None and status.emergency and not status.ended
+
+    @property
+    def emergency_on(self) -> bool:
+        """An emergency is on (the session's or the room's)."""
+        if self.room_emergency.on_now:
+            return True
+        st = self.snapshot().status
+        return st is not None and st.emergency and not st.ended
 
     # ----------------------------------------------------------- commands
 
@@ -132,6 +185,8 @@ class SessionControl:
             raise SessionError(
                 f"a session is already running in {self.room_id} ({self.session.id}); end it first"
             )
+        if self.room_emergency.on_now:
+            raise SessionError("an emergency is on in the room; clear it first")
         self.lib.arc(arc)
         if without_preferences:
             prefs_version = None
@@ -181,7 +236,12 @@ class SessionControl:
         """Check a command against the session, store it (durably) and apply it.
 
         `command` is a typed payload (``Extend(minutes=10)``), or a kind with its `data` as
-        plain values, validated through the same model (SessionError naming the field)."""
+        plain values, validated through the same model (SessionError naming the field).
+        The emergency (on, clear) acts even when it cannot be stored: see `emergency()`."""
+        if command in (EventKind.EMERGENCY_ON, EventKind.EMERGENCY_CLEAR):
+            return self.emergency(command is EventKind.EMERGENCY_ON, by=by).event
+        if isinstance(command, EmergencyOn | EmergencyClear):
+            return self.emergency(isinstance(command, EmergencyOn), by=by).event
         self.refresh()
         if self.session is None:
             raise SessionError("no session is running; start one first")
@@ -197,6 +257,73 @@ class SessionControl:
         self.refresh()
         self._notify()
         return event
+
+    # ---------------------------------------------------------- emergency
+
+    def emergency(self, on: bool, *, by: str) -> Outcome:
+        """Turn the emergency on (or clear it): act on the room first, then record.
+
+        Works with no session (the room's emergency layer), a full or read-only disk and a
+        clock behind the session; raises SessionError only for a clear with nothing to clear."""
+        try:
+            self.refresh()
+        except StoreError as exc:  # cannot read: act on what is known
+            log.warning("emergency: the session database cannot be read: %s", exc)
+        kind = EventKind.EMERGENCY_ON if on else EventKind.EMERGENCY_CLEAR
+        now = self.now()
+        room_layer = self.session is None or self.room_emergency.on_now
+        if room_layer:
+            if on:
+                self.room_emergency.on(now, self.shown())
+            elif self.room_emergency.on_now:
+                self.room_emergency.clear(now)
+            else:
+                raise SessionError("there is no emergency to clear")
+            target: str | None = None
+            active = not on
+        else:
+            assert self.session is not None
+            st = self.snapshot(now).status
+            active = st is not None and st.emergency and not st.ended
+            if not on and not active:
+                raise SessionError("there is no emergency to clear")
+            target = self.session.id
+        event = Event.of(now, kind, {}, by=by)
+        if room_layer or on != active:
+            self.pending.append((target, event))
+            self._rebuild()
+        log.warning("emergency %s by %s", "ON" if on else "cleared", by)
+        self._notify()  # the engine acts now; recording comes second
+        error = self.flush()
+        return Outcome(event, error is None, error, in_session=not room_layer)
+
+    def flush(self) -> str | None:
+        """Store what was acted on but not recorded yet, oldest first.  None when everything is
+        stored; else why not (the caller tries again later)."""
+        while self.pending:
+            session_id, event = self.pending[0]
+            try:
+                if session_id is None:  # the room's emergency: the audit log records it
+                    self.store.audit(event.by, event.kind.value, self.room_id, {"at": event.at})
+                else:
+                    self.store.append(session_id, event.payload, by=event.by, at=event.at)
+            except StoreError as exc:
+                if self.record_error != str(exc):
+                    log.error("%s by %s not recorded yet: %s", event.kind.value, event.by, exc)
+                self.record_error = str(exc)
+                return self.record_error
+            except SessionError as exc:  # the session ended meanwhile: nothing to add it to
+                log.warning("%s by %s not recorded: %s", event.kind.value, event.by, exc)
+            self.pending.pop(0)
+            if self.record_error is not None:
+                log.warning("%s by %s recorded", event.kind.value, event.by)
+        self.record_error = None
+        try:
+            self.refresh()
+        except StoreError as exc:
+            log.warning("reading the session database failed: %s", exc)
+        self._rebuild()
+        return None
 
     def _notify(self) -> None:
         for listener in self.listeners:
@@ -263,6 +390,11 @@ class SessionControl:
     def _last_seq(self) -> int:
         return self.events[-1].seq if self.events else 0
 
+    def _all_events(self) -> list[Event]:
+        """The stored events and those of this session acted on but not stored yet."""
+        sid = self.session.id if self.session is not None else None
+        return self.events + [e for s, e in self.pending if s is not None and s == sid]
+
     def _load_prefs(self, row: SessionRow) -> Preferences:
         start = self.events[0].payload if self.events else None
         if row.client_id is None or row.prefs_version is None:
@@ -288,4 +420,7 @@ class SessionControl:
             )
             self.timeline = None
             return
-        self.timeline = Timeline(self.lib.room, arc, self.lib.scenes, self.events, self.prefs)
+        self.timeline = Timeline(
+            self.lib.room, arc, self.lib.scenes, self._all_events(), self.prefs
+        )
+

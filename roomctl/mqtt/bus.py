@@ -141,16 +141,26 @@ class MqttBus:
         except TimeoutError:
             raise BrokerUnavailableError(f"MQTT broker {self.address}: not connected") from None
 
-    async def start(self) -> None:
-        """Connect once (raising BrokerUnavailableError with one readable line), then keep it up."""
+    async def start(self, *, required: bool = True) -> None:
+        """Connect once (raising BrokerUnavailableError with one readable line), then keep it up.
+
+        With `required=False` a broker that does not answer is not an error: it is logged, and
+        the bus keeps trying in the background (publishing fails fast until it connects)."""
         if self._main is not None:
             return
-        conn = await self._connect()
         try:
-            await self._open_session(conn)
-        except BaseException:
-            await self._dispose(conn)
-            raise
+            conn = await self._connect()
+            try:
+                await self._open_session(conn)
+            except BaseException:
+                await self._dispose(conn)
+                raise
+        except BrokerUnavailableError as exc:
+            if required:
+                raise
+            log.warning("%s; MQTT devices are unavailable until it answers (retrying)", exc)
+            self._main = asyncio.create_task(self._run(None), name=f"mqtt-bus:{self.client_id}")
+            return
         self._main = asyncio.create_task(self._run(conn), name=f"mqtt-bus:{self.client_id}")
         log.info("MQTT broker %s: connected as %s", self.address, self.client_id)
 
@@ -314,7 +324,7 @@ class MqttBus:
         if any(_code(code) >= 0x80 for code in codes):
             log.error("MQTT broker %s refused the subscription to %s", self.address, topic_filter)
 
-    async def _run(self, conn: _Connection) -> None:
+    async def _run(self, conn: _Connection | None) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -324,7 +334,10 @@ class MqttBus:
         finally:
             self._tg = None
 
-    async def _keep_connected(self, conn: _Connection) -> None:
+    async def _keep_connected(self, conn: _Connection | None) -> None:
+        if conn is None:  # started without a broker
+            conn, attempts = await self._reconnect()
+            log.info("MQTT broker %s: connected (attempt %d)", self.address, attempts)
         while True:
             for listener in list(self._listeners):
                 what = f"MQTT connect listener {listener!r}"

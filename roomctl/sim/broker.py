@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO
 
@@ -84,10 +86,33 @@ def _port_in_use(host: str, port: int) -> bool:
         return False
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM when the process that started it dies,
+    also by SIGKILL (Linux prctl PR_SET_PDEATHSIG); None where there is no prctl."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: go now
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def _config(host: str, port: int) -> str:
     return "\n".join(
         [
             f"listener {port} {host}",
+            # run as whoever starts it: as root, mosquitto would otherwise switch to its own
+            # user, and a change of user clears the parent-death signal
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "allow_anonymous true",
             "persistence false",
             "set_tcp_nodelay true",
@@ -149,6 +174,9 @@ class Broker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # dies with this process, also after `kill -9` (the demo's broker must not linger);
+            # the signal comes when the starting *thread* ends: start brokers from long-lived ones
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         await self._wait_ready(timeout_s)
         log.info("Mosquitto listening on %s:%d (pid %d)", self.host, self.port, self._proc.pid)

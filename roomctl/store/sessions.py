@@ -123,7 +123,7 @@ class SessionStore(StoreBase):
             raise SessionError(f"{payload.kind}: 'at' must be a time in seconds, got {at!r}")
         with self._tx("append an event") as conn:
             self._open_session(conn, session_id, payload.kind)
-            when = self._clock.now() if at is None else float(at)
+            when = float(at) if at is not None else self._stamp(conn, session_id)
             cur = conn.execute(
                 'INSERT INTO events (session_id, at, kind, "by", data) VALUES (?, ?, ?, ?, ?)',
                 (session_id, when, payload.kind, by, text),
@@ -133,6 +133,16 @@ class SessionStore(StoreBase):
                 conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (when, session_id))
             self._audit(conn, by, "append", session_id, {"seq": seq, "kind": payload.kind})
         return Event(at=when, payload=payload, by=by, seq=seq)
+
+    def _stamp(self, conn: sqlite3.Connection, session_id: str) -> float:
+        """The time of a new event, read under the write lock: the clock's, never before the
+        session's newest event (a clock stepped back must not put the session before its own
+        past), so time order and seq order agree."""
+        (last,) = conn.execute(
+            "SELECT max(at) FROM events WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        now = self._clock.now()
+        return now if last is None else max(now, float(last))
 
     def events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """The session's events in seq order (only those after `after_seq` if given).

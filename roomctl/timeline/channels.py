@@ -19,7 +19,8 @@ from roomctl.model.color import (
     lerp_mired,
     nearest_allowed_hue,
 )
-from roomctl.model.config import DeviceConfig, DeviceKind, RoomConfig
+from roomctl.model.config import DeviceConfig, DeviceKind, RoomConfig, TemperatureBand
+from roomctl.model.prefs import NO_PREFERENCES, Preferences, band
 from roomctl.model.scene import LightTarget, MusicTarget, Scene, Source
 from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState, ThermostatState
 
@@ -32,6 +33,7 @@ __all__ = [
     "blend",
     "channels_of",
     "device_states",
+    "safety_limits",
     "scene_targets",
 ]
 
@@ -169,6 +171,24 @@ class Limits:
     volume_max: float
     setpoint_c: tuple[float, float]
     avoid: tuple[HueRange, ...]
+
+
+def safety_limits(
+    room: RoomConfig,
+    prefs: Preferences = NO_PREFERENCES,
+    temperature_c: TemperatureBand | None = None,
+) -> Limits:
+    """The one place the clamp's limits are built, for the timeline and for `roomctl apply`:
+    the room's safety limits, narrowed by a client's preferences and an arc's temperature band."""
+    safety = room.safety
+    return Limits(
+        floor_lights=frozenset(room.floor_light_ids),
+        floor_pct=max(safety.min_brightness_pct, prefs.darkness_limit_pct),
+        brightness_max_pct=max(prefs.brightness_max_pct, safety.min_brightness_pct),
+        volume_max=float(min(safety.max_volume, prefs.volume_max)),
+        setpoint_c=band(safety, temperature_c),
+        avoid=prefs.avoided_ranges,
+    )
 
 
 def clamp(key: ChannelKey, value: Value, limits: Limits) -> Value:

@@ -40,18 +40,18 @@ from roomctl.model.events import (
     Start,
     StepBack,
 )
-from roomctl.model.prefs import NO_PREFERENCES, Preferences, band, resolve
+from roomctl.model.prefs import NO_PREFERENCES, Preferences, resolve
 from roomctl.model.scene import SILENCE, Scene
 from roomctl.timeline.channels import (
     Channel,
     ChannelKey,
     Color,
-    Limits,
     Sound,
     Value,
     blend,
     clamp,
     device_states,
+    safety_limits,
     scene_targets,
 )
 from roomctl.timeline.state import (
@@ -67,7 +67,14 @@ from roomctl.timeline.state import (
 from roomctl.timeline.state import Override as OverrideLayer
 from roomctl.timeline.values import initial_values, override_values
 
-__all__ = ["Layer", "MarkerStatus", "SessionStatus", "Snapshot", "Timeline"]
+__all__ = [
+    "Layer",
+    "MarkerStatus",
+    "SessionStatus",
+    "Snapshot",
+    "Timeline",
+    "emergency_targets",
+]
 
 DEFAULT_SOURCE_FADE_S = 16.0  # fade out, switch, fade in: at least 8 s each way
 EMERGENCY_MIN_PCT = 50.0  # an emergency scene may choose its light, never dimmer than this
@@ -89,16 +96,8 @@ class Timeline:
         self.scenes = scenes
         self.events = sorted(events, key=lambda e: (e.at, e.seq))
         self.prefs = prefs
-        safety = room.safety
-        self._band = band(safety, arc.temperature_c)
-        self.limits = Limits(
-            floor_lights=frozenset(room.floor_light_ids),
-            floor_pct=max(safety.min_brightness_pct, prefs.darkness_limit_pct),
-            brightness_max_pct=max(prefs.brightness_max_pct, safety.min_brightness_pct),
-            volume_max=float(min(safety.max_volume, prefs.volume_max)),
-            setpoint_c=self._band,
-            avoid=prefs.avoided_ranges,
-        )
+        self.limits = safety_limits(room, prefs, arc.temperature_c)
+        self._band = self.limits.setpoint_c
         self._relaxed = replace(self.limits, brightness_max_pct=100.0)
         self._resolved: dict[str, dict[ChannelKey, Value]] = {}
         self._start = next((e for e in self.events if isinstance(e.payload, Start)), None)
@@ -424,26 +423,30 @@ class Timeline:
         return lambda ch: self._fade(ch, req, None)
 
     def _emergency_targets(self) -> dict[ChannelKey, Value]:
-        """Bright neutral light on every light and music paused.  A scene named "emergency"
-        may choose the light, never dimmer than half; preferences do not apply."""
-        em = self.room.safety.emergency
-        out: dict[ChannelKey, Value] = {}
-        scene = self.scenes.get("emergency")
-        chosen = scene_targets(self.room, scene) if scene is not None else {}
-        for dev in self.room.devices:
-            if dev.kind is DeviceKind.LIGHT:
-                out[(dev.id, "level")] = float(em.brightness_pct)
-                if dev.has_color_temp:
-                    out[(dev.id, "color")] = Color(kelvin=float(em.color_temp_k))
-                elif dev.has_hue:
-                    out[(dev.id, "color")] = Color(hue=0.0, saturation=0.0)
-            elif dev.kind is DeviceKind.SWITCH:
-                out[(dev.id, "on")] = True
-            elif dev.kind is DeviceKind.PLAYER:
-                out[(dev.id, "source")] = Sound(SILENCE, 0.0)
-        for key, value in chosen.items():
-            if key[1] == "level" and isinstance(value, float):
-                out[key] = max(value, EMERGENCY_MIN_PCT)
-            elif key[1] == "color":
-                out[key] = value
-        return out
+        return emergency_targets(self.room, self.scenes)
+
+
+def emergency_targets(room: RoomConfig, scenes: Mapping[str, Scene]) -> dict[ChannelKey, Value]:
+    """Bright neutral light on every light and music paused.  A scene named "emergency"
+    may choose the light, never dimmer than half; preferences do not apply."""
+    em = room.safety.emergency
+    out: dict[ChannelKey, Value] = {}
+    scene = scenes.get("emergency")
+    chosen = scene_targets(room, scene) if scene is not None else {}
+    for dev in room.devices:
+        if dev.kind is DeviceKind.LIGHT:
+            out[(dev.id, "level")] = float(em.brightness_pct)
+            if dev.has_color_temp:
+                out[(dev.id, "color")] = Color(kelvin=float(em.color_temp_k))
+            elif dev.has_hue:
+                out[(dev.id, "color")] = Color(hue=0.0, saturation=0.0)
+        elif dev.kind is DeviceKind.SWITCH:
+            out[(dev.id, "on")] = True
+        elif dev.kind is DeviceKind.PLAYER:
+            out[(dev.id, "source")] = Sound(SILENCE, 0.0)
+    for key, value in chosen.items():
+        if key[1] == "level" and isinstance(value, float):
+            out[key] = max(value, EMERGENCY_MIN_PCT)
+        elif key[1] == "color":
+            out[key] = value
+    return out
