@@ -33,9 +33,10 @@ def test_avoided_hue_is_moved_to_the_nearest_allowed_hue() -> None:
     prefs = Preferences(colors_avoided=("orange",))
     out = resolve(scene, prefs, SAFETY).lights["accent"]
     assert isinstance(out.hue, float)
-    assert not hue_in_ranges(out.hue, prefs.avoided_ranges)
-    # orange is 15..40: 30 is closer to the upper edge, the margin keeps it 5 degrees clear.
-    assert 45.0 <= out.hue <= 50.0
+    assert not hue_in_ranges(out.hue, prefs.avoided_spans)
+    # orange is 15..40: 30 is closer to the upper edge; the substitute keeps a clear margin
+    # (20 degrees, and 5 more from the search) from it.
+    assert 60.0 <= out.hue <= 67.0
     assert out.saturation == 70  # saturation and brightness are untouched
     assert out.brightness_pct == 10
 
@@ -46,7 +47,7 @@ def test_avoided_hue_span_wrapping_through_zero() -> None:
     hue = resolve(scene, prefs, SAFETY).lights["accent"].hue
     assert isinstance(hue, float)
     assert not hue_in_ranges(hue, [(340.0, 20.0)])
-    assert hue == pytest.approx(26.0)  # 20 + margin 5 + 1: nearer than 334
+    assert hue == pytest.approx(46.0)  # 20 + margins 20 and 5 + 1: nearer than 314
 
 
 def test_allowed_hue_is_kept() -> None:
