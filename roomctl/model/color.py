@@ -104,8 +104,11 @@ def lerp_mired(a_k: float, b_k: float, p: float) -> float:
 
 
 def hue_in_ranges(hue: float, ranges: Sequence[HueRange]) -> bool:
+    """Whether `hue` lies in one of `ranges`; (0, 360) is the whole wheel."""
     hue %= 360.0
     for first, last in ranges:
+        if last - first >= 360.0:
+            return True
         start, end = first % 360.0, last % 360.0
         inside = start <= hue <= end if start <= end else (hue >= start or hue <= end)
         if inside:
@@ -134,7 +137,7 @@ def widen(r: HueRange, margin: float = AVOID_MARGIN_DEG) -> HueRange:
     """`r` widened by `margin` degrees on both sides; (0, 360) once it covers the whole wheel."""
     start, end = r[0] % 360.0, r[1] % 360.0
     span = (end - start) % 360.0
-    if span + 2.0 * margin >= 360.0:
+    if r[1] - r[0] >= 360.0 or span + 2.0 * margin >= 360.0:
         return (0.0, 360.0)
     return ((start - margin) % 360.0, (end + margin) % 360.0)
 
