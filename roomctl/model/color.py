@@ -18,6 +18,7 @@ __all__ = [
     "COLOUR_SAT_PCT",
     "RGB",
     "RGB8",
+    "SAT_MARGIN_PCT",
     "WHITE_TINT_PCT",
     "HueRange",
     "allowed_kelvin",
@@ -56,9 +57,9 @@ WHITE_TINT_PCT = 35.0
 # An avoided colour is kept at least this far away (degrees) on both sides: a substitute for
 # it, a fade round it and a warm white near it all stay this clear of the avoided range.
 AVOID_MARGIN_DEG = 20.0
-# A white chosen to replace a warm white that reads as an avoided colour stays this much
-# (saturation percent) below COLOUR_SAT_PCT, so rounding on the way to a device cannot tip it.
-_KELVIN_SAT_MARGIN = 1.0
+# The clamp treats a colour this close (saturation percent) below COLOUR_SAT_PCT as reading as a
+# colour, so rounding on the way to a device cannot tip a colour it let through.
+SAT_MARGIN_PCT = 1.0
 
 
 def lerp(a: float, b: float, p: float) -> float:
@@ -142,16 +143,18 @@ def widen(r: HueRange, margin: float = AVOID_MARGIN_DEG) -> HueRange:
     return ((start - margin) % 360.0, (end + margin) % 360.0)
 
 
-def shows_avoided(hue: float, saturation_pct: float, avoid: Sequence[HueRange]) -> bool:
-    """Whether hue/saturation reads as a colour (see COLOUR_SAT_PCT) inside an avoided range."""
-    return saturation_pct >= COLOUR_SAT_PCT and hue_in_ranges(hue, avoid)
+def shows_avoided(
+    hue: float, saturation_pct: float, avoid: Sequence[HueRange], margin_pct: float = 0.0
+) -> bool:
+    """Whether hue/saturation reads as a colour (see COLOUR_SAT_PCT, less `margin_pct`) inside
+    an avoided range."""
+    return saturation_pct >= COLOUR_SAT_PCT - margin_pct and hue_in_ranges(hue, avoid)
 
 
 def kelvin_shows_avoided(kelvin: float, avoid: Sequence[HueRange]) -> bool:
     """Whether a white at `kelvin` reads as an avoided colour (a warm white as orange, say).
     Whites within a small margin of reading as a colour count as reading as it."""
-    hue, sat = ct_to_hs(kelvin)
-    return sat >= COLOUR_SAT_PCT - _KELVIN_SAT_MARGIN and hue_in_ranges(hue, avoid)
+    return shows_avoided(*ct_to_hs(kelvin), avoid, SAT_MARGIN_PCT)
 
 
 def allowed_kelvin(kelvin: float, avoid: Sequence[HueRange]) -> float:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from roomctl.model.color import (
+    SAT_MARGIN_PCT,
     HueRange,
     allowed_kelvin,
     ct_to_hs,
@@ -198,7 +199,7 @@ def _allowed_color(value: Color, avoid: tuple[HueRange, ...]) -> Color:
     if value.kelvin is not None:
         kelvin = allowed_kelvin(value.kelvin, avoid)
         return value if kelvin == value.kelvin else Color(kelvin=kelvin)
-    if not shows_avoided(value.hue, value.saturation, avoid):
+    if not shows_avoided(value.hue, value.saturation, avoid, SAT_MARGIN_PCT):
         return value
     hue = nearest_allowed_hue(value.hue, avoid)
     if hue_in_ranges(hue, avoid):
