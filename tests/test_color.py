@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roomctl.model.color import (
+    AVOID_MARGIN_DEG,
+    COLOUR_SAT_PCT,
+    WHITE_TINT_PCT,
+    allowed_kelvin,
     brightness_from_lightness,
     ct_to_hs,
     ease,
@@ -22,6 +27,9 @@ from roomctl.model.color import (
     nearest_allowed_hue,
     rgb8,
     rgb_to_hs,
+    shows_avoided,
+    white_as_hs,
+    widen,
 )
 
 CURVES = ("linear", "ease", "ease-in", "ease-out")
@@ -242,3 +250,70 @@ def test_hue_saturation_round_trip_and_8_bit() -> None:
     assert hue == pytest.approx(200)
     assert sat == pytest.approx(40)
     assert rgb8((1.2, -0.1, 0.5)) == (255, 0, 128)
+
+
+# ------------------------------------------------- avoided colours, told truthfully
+
+_RANGE = st.tuples(st.floats(0, 359.9), st.floats(0, 120)).map(
+    lambda r: (r[0], (r[0] + r[1]) % 360.0)
+)
+
+
+def test_widen_adds_the_margin_on_both_sides_and_wraps() -> None:
+    assert widen((15.0, 40.0)) == (360.0 - 5.0, 60.0)
+    assert widen((100.0, 120.0), 10.0) == (90.0, 130.0)
+    assert widen((350.0, 10.0)) == (330.0, 30.0)
+    assert widen((0.0, 330.0)) == (0.0, 360.0)  # covers the wheel: everything avoided
+    assert hue_in_ranges(123.0, [widen((0.0, 330.0))])
+    assert widen((0.0, 360.0)) == (0.0, 360.0)
+    assert hue_in_ranges(0.0, [(0.0, 360.0)])  # the whole wheel, not the single hue 0
+    assert not hue_in_ranges(61.0, [widen((15.0, 40.0))])
+    assert AVOID_MARGIN_DEG >= 20.0
+
+
+def test_reads_as_a_colour_needs_saturation() -> None:
+    orange = [(15.0, 40.0)]
+    assert shows_avoided(30.0, COLOUR_SAT_PCT, orange)
+    assert not shows_avoided(30.0, COLOUR_SAT_PCT - 0.1, orange)  # a tinted white
+    assert not shows_avoided(100.0, 100.0, orange)
+
+
+@pytest.mark.parametrize("kelvin", [2200, 2500, 2700, 2900])
+def test_warm_whites_read_as_orange(kelvin: int) -> None:
+    hue, sat = ct_to_hs(kelvin)
+    assert shows_avoided(hue, sat, [(15.0, 40.0)])
+
+
+@given(st.floats(1000, 12000), st.lists(_RANGE, max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_allowed_kelvin_never_reads_as_an_avoided_colour(kelvin: float, avoid: list[Any]) -> None:
+    got = allowed_kelvin(kelvin, avoid)
+    hue, sat = ct_to_hs(round(got))  # as a device is sent it
+    assert not shows_avoided(hue, sat, avoid), (kelvin, got)
+    h0, s0 = ct_to_hs(kelvin)
+    if s0 < COLOUR_SAT_PCT - 1 or not hue_in_ranges(h0, avoid):
+        assert got == kelvin  # an allowed white is kept as it is
+
+
+@given(st.floats(1500, 9000), st.floats(1500, 9000), st.lists(_RANGE, max_size=3))
+@settings(max_examples=200, deadline=None)
+def test_allowed_kelvin_is_the_nearest_in_mireds(a: float, b: float, avoid: list[Any]) -> None:
+    got = allowed_kelvin(a, avoid)
+    if allowed_kelvin(b, avoid) == b:  # b is allowed: the answer is no further than b
+        assert abs(1e6 / got - 1e6 / a) <= abs(1e6 / b - 1e6 / a) + 1.0
+
+
+def test_warm_white_for_an_orange_avoider_is_a_neutral_white() -> None:
+    orange = [widen((15.0, 40.0))]
+    for kelvin in (1500, 2200, 2700, 3000):
+        got = allowed_kelvin(kelvin, orange)
+        assert 3700 <= got <= 3900, (kelvin, got)
+    assert allowed_kelvin(5000, orange) == 5000
+    assert allowed_kelvin(2700, [widen((200.0, 255.0))]) == 2700  # blue: warm whites are fine
+
+
+@pytest.mark.parametrize("kelvin", [1500, 2200, 2700, 4000, 6500, 9000])
+def test_white_on_a_hue_only_light_reads_as_white(kelvin: int) -> None:
+    hue, sat = white_as_hs(kelvin)
+    assert sat <= WHITE_TINT_PCT < COLOUR_SAT_PCT
+    assert hue == pytest.approx(ct_to_hs(kelvin)[0])  # warm stays warm, only less saturated

@@ -4,8 +4,8 @@ advance, step back, jump, cues, overrides, the emergency, the dose) at random ti
 
 (a) continuity: no light changes faster than the shortest allowed fade, except when an
     emergency starts;
-(b) safety: the floor light is never dark, volume, setpoint, avoided colours and the client's
-    brightness limit always hold;
+(b) safety: the floor light is never dark, volume, setpoint, avoided colours (with their margin,
+    warm whites included) and the client's brightness limit always hold;
 (c) a hold freezes the arc clock and the room;
 (d) the state is a function of the event log: list order does not matter, the future does not
     change the past.
@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roomctl.model.color import hue_in_ranges, lightness
+from roomctl.model.color import COLOUR_SAT_PCT, ct_to_hs, hue_in_ranges, lightness
 from roomctl.model.config import DeviceKind
 from roomctl.model.events import Event, EventKind
 from roomctl.model.library import Library, load_library
@@ -140,7 +140,12 @@ def preferences(draw: st.DrawFn) -> Preferences:
             avoid=tuple(
                 draw(st.lists(st.sampled_from(["ocean", "onset", "peak", "in"]), max_size=2))
             ),
+            avoid_tags=tuple(draw(st.lists(st.sampled_from(["vocals", "nature"]), max_size=2))),
+            quiet=draw(st.booleans()),
+            silence=draw(st.integers(0, 5)) == 0,
         ),
+        eyeshades=draw(st.booleans()),
+        headphones=draw(st.booleans()),
     )
 
 
@@ -236,6 +241,15 @@ def lstar(state: DeviceState | None) -> float:
     return lightness(state.brightness_pct)
 
 
+def _shown_colour(state: LightState) -> tuple[float, float]:
+    """Hue and saturation a light shows, whites included (0, 0 without colour)."""
+    if state.color_temp_k is not None:
+        return ct_to_hs(state.color_temp_k)
+    if state.hue is not None:
+        return state.hue, state.saturation or 0.0
+    return 0.0, 0.0
+
+
 def in_emergency(snap: Snapshot) -> bool:
     return snap.status is not None and snap.status.emergency
 
@@ -272,7 +286,7 @@ def test_safety_limits_always_hold(s: Session) -> None:
     tl = s.timeline()
     safety = ROOM.safety
     floor = max(safety.min_brightness_pct, s.prefs.darkness_limit_pct)
-    volume_max = min(safety.max_volume, s.prefs.volume_max)
+    volume_max = min(safety.max_volume, s.prefs.volume_limit)
     lo, hi = band(safety, LIB.arcs[s.arc].temperature_c)
     avoided = s.prefs.avoided_ranges
     clears = [e.at for e in s.later if e.kind is K.EMERGENCY_CLEAR]
@@ -300,10 +314,11 @@ def test_safety_limits_always_hold(s: Session) -> None:
                         dev,
                         state,
                     )
-                if state.hue is not None and (state.saturation or 0) >= 5:
-                    # The shown hue is rounded to 0.1 degree: a hue just outside a range may
-                    # be shown on its edge.
-                    inside = all(hue_in_ranges(state.hue + d, avoided) for d in (-0.06, 0.06))
+                hue, sat = _shown_colour(state)
+                if not in_emergency(snap) and sat >= COLOUR_SAT_PCT - 0.05:
+                    # Avoided ranges include their margin.  The shown hue is rounded to 0.1
+                    # degree: a hue just outside a range may be shown on its edge.
+                    inside = all(hue_in_ranges(hue + d, avoided) for d in (-0.06, 0.06))
                     assert not inside, (where, dev, state, avoided)
             elif isinstance(state, PlayerState) and state.volume is not None:
                 assert 0 <= state.volume <= volume_max, (where, dev, state)

@@ -39,7 +39,7 @@ def scene_states(
     """What each device shows when `scene` is applied on its own (preferences, then safety):
     the same limits as a session's timeline (`safety_limits`)."""
     limits = safety_limits(room, prefs)
-    targets = scene_targets(room, resolve(scene, prefs, room.safety))
+    targets = scene_targets(room, resolve(scene, prefs, room.safety, music=room.music))
     return device_states(room, {k: clamp(k, v, limits) for k, v in targets.items()})
 
 

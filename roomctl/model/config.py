@@ -23,6 +23,8 @@ __all__ = [
     "KasaCredentials",
     "KasaDeviceConfig",
     "MqttConfig",
+    "MusicConfig",
+    "MusicSourceConfig",
     "RelayThermostatConfig",
     "RoomConfig",
     "RoomInfo",
@@ -238,6 +240,63 @@ class SafetyConfig(Frozen):
     emergency: EmergencyConfig = EmergencyConfig()
 
 
+Tag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
+class MusicSourceConfig(Frozen):
+    """A source the room's music comes from, with tags that client preferences can rule out:
+    `{favorite: "Peak", tags: {vocals: true, nature: false}}`.  A source carries a tag when the
+    tag is true; a tag it does not name, it does not carry."""
+
+    favorite: str | None = None
+    playlist: str | None = None
+    uri: str | None = None
+    tags: dict[Tag, bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MusicSourceConfig:
+        given = [k for k in ("favorite", "playlist", "uri") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give one of favorite, playlist or uri"
+                + (f", not {' and '.join(given)}" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["favorite", "playlist", "uri"]:
+        return "favorite" if self.favorite else "playlist" if self.playlist else "uri"
+
+    @property
+    def name(self) -> str:
+        return self.favorite or self.playlist or self.uri or ""
+
+    @property
+    def carried(self) -> frozenset[str]:
+        """The tags this source carries."""
+        return frozenset(t for t, on in self.tags.items() if on)
+
+
+class MusicConfig(Frozen):
+    """The room's music sources and their tags; where a client's headphones play."""
+
+    sources: tuple[MusicSourceConfig, ...] = ()
+    # A player zone for the client's headphones: a session with headphones plays there.
+    headphones_zone: Ident | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> MusicConfig:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"music source {', '.join(map(repr, dupes))} is listed twice")
+        return self
+
+    def source(self, name: str) -> MusicSourceConfig | None:
+        """The configured source of this name (a favourite, playlist or URI), if any."""
+        return next((s for s in self.sources if s.name == name), None)
+
+
 class StorageConfig(Frozen):
     path: str = "roomctl.db"
 
@@ -299,6 +358,7 @@ class RoomConfig(Frozen):
     # Zones that scenes may address although no device of this room is in them (e.g. "accent").
     zones: tuple[Ident, ...] = ()
     safety: SafetyConfig = SafetyConfig()
+    music: MusicConfig = MusicConfig()
     storage: StorageConfig = StorageConfig()
     mqtt: MqttConfig | None = None
     web: WebConfig = WebConfig()
@@ -313,6 +373,14 @@ class RoomConfig(Frozen):
             if dev.id in seen:
                 raise ValueError(f"device id {dev.id!r} is used twice")
             seen.add(dev.id)
+        zone = self.music.headphones_zone
+        if zone is not None:
+            players = sorted({d.zone for d in self.devices if d.kind is DeviceKind.PLAYER})
+            if zone not in players:
+                raise ValueError(
+                    f"music.headphones_zone {zone!r} holds no player; "
+                    f"player zones: {', '.join(players) or 'none'}"
+                )
         return self
 
     def device(self, device_id: str) -> DeviceConfig:

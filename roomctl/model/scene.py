@@ -17,13 +17,17 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# `liked`: the client's liked colours in turn, one per phase of the arc; `liked-2`: the second.
+LikedHue = Annotated[str, Field(pattern=r"^liked(-[1-9][0-9]?)?$")]
+
+
 class LightTarget(Frozen):
-    """One zone's light.  `hue: liked` takes the client's first liked colour."""
+    """One zone's light.  `hue: liked` takes a colour the client likes (see prefs.resolve)."""
 
     on: bool = True
     brightness_pct: float | None = Field(default=None, ge=0, le=100)
     color_temp_k: int | None = Field(default=None, ge=1500, le=9000)
-    hue: Annotated[float, Field(ge=0, le=360)] | Literal["liked"] | None = None
+    hue: Annotated[float, Field(ge=0, le=360)] | LikedHue | None = None
     saturation: float | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")

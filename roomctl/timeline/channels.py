@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from roomctl.model.color import (
+    SAT_MARGIN_PCT,
     HueRange,
+    allowed_kelvin,
     ct_to_hs,
     hue_in_ranges,
     lerp,
@@ -18,6 +20,8 @@ from roomctl.model.color import (
     lerp_hue,
     lerp_mired,
     nearest_allowed_hue,
+    shows_avoided,
+    white_as_hs,
 )
 from roomctl.model.config import DeviceConfig, DeviceKind, RoomConfig, TemperatureBand
 from roomctl.model.prefs import NO_PREFERENCES, Preferences, band
@@ -126,8 +130,8 @@ def _light_targets(dev: DeviceConfig, t: LightTarget) -> dict[Channel, Value]:
     if t.color_temp_k is not None:
         if dev.has_color_temp:
             out["color"] = Color(kelvin=float(t.color_temp_k))
-        elif dev.has_hue:
-            h, s = ct_to_hs(t.color_temp_k)
+        elif dev.has_hue:  # a white on a hue-only light: its hue, no more than a tint
+            h, s = white_as_hs(t.color_temp_k)
             out["color"] = Color(hue=h, saturation=s)
     elif (t.hue is not None or t.saturation is not None) and dev.has_hue:
         hue = t.hue if isinstance(t.hue, float | int) else 0.0
@@ -185,7 +189,7 @@ def safety_limits(
         floor_lights=frozenset(room.floor_light_ids),
         floor_pct=max(safety.min_brightness_pct, prefs.darkness_limit_pct),
         brightness_max_pct=max(prefs.brightness_max_pct, safety.min_brightness_pct),
-        volume_max=float(min(safety.max_volume, prefs.volume_max)),
+        volume_max=float(min(safety.max_volume, prefs.volume_limit)),
         setpoint_c=band(safety, temperature_c),
         avoid=prefs.avoided_ranges,
     )
@@ -204,12 +208,23 @@ def clamp(key: ChannelKey, value: Value, limits: Limits) -> Value:
         return min(max(value, 0.0), limits.volume_max)
     if ch == "setpoint" and isinstance(value, float):
         return min(max(value, limits.setpoint_c[0]), limits.setpoint_c[1])
-    if ch == "color" and isinstance(value, Color) and value.kelvin is None and limits.avoid:
-        hue = nearest_allowed_hue(value.hue, limits.avoid)
-        if hue_in_ranges(hue, limits.avoid):  # every colour avoided: white light
-            return Color(hue=hue, saturation=0.0)
-        return Color(hue=hue, saturation=value.saturation)
+    if ch == "color" and isinstance(value, Color) and limits.avoid:
+        return _allowed_color(value, limits.avoid)
     return value
+
+
+def _allowed_color(value: Color, avoid: tuple[HueRange, ...]) -> Color:
+    """`value` unless it reads as an avoided colour: a warm white becomes the nearest white
+    that does not, a hue the nearest allowed hue (white light when every hue is avoided)."""
+    if value.kelvin is not None:
+        kelvin = allowed_kelvin(value.kelvin, avoid)
+        return value if kelvin == value.kelvin else Color(kelvin=kelvin)
+    if not shows_avoided(value.hue, value.saturation, avoid, SAT_MARGIN_PCT):
+        return value
+    hue = nearest_allowed_hue(value.hue, avoid)
+    if hue_in_ranges(hue, avoid):
+        return Color(hue=hue, saturation=0.0)
+    return Color(hue=hue, saturation=value.saturation)
 
 
 def device_states(room: RoomConfig, values: dict[ChannelKey, Value]) -> dict[str, DeviceState]:

@@ -99,7 +99,7 @@ class Timeline:
         self.limits = safety_limits(room, prefs, arc.temperature_c)
         self._band = self.limits.setpoint_c
         self._relaxed = replace(self.limits, brightness_max_pct=100.0)
-        self._resolved: dict[str, dict[ChannelKey, Value]] = {}
+        self._resolved: dict[tuple[str, int], dict[ChannelKey, Value]] = {}
         self._start = next((e for e in self.events if isinstance(e.payload, Start)), None)
         self._times = [e.at for e in self.events]
         self._checkpoints: dict[int, Fold] = {}
@@ -135,12 +135,21 @@ class Timeline:
             self._checkpoints[n] = cached
         return cached.copy()
 
-    def scene_channels(self, name: str) -> dict[ChannelKey, Value]:
-        """Channel targets of a scene after the client's preferences and the safety limits."""
-        if name not in self._resolved:
-            scene = resolve(self.scenes[name], self.prefs, self.room.safety, self.arc.temperature_c)
-            self._resolved[name] = scene_targets(self.room, scene)
-        return self._resolved[name]
+    def scene_channels(self, name: str, phase: int = 0) -> dict[ChannelKey, Value]:
+        """Channel targets of a scene, shown in the arc's phase number `phase` (from 0), after
+        the client's preferences and the safety limits."""
+        key = (name, phase)
+        if key not in self._resolved:
+            scene = resolve(
+                self.scenes[name],
+                self.prefs,
+                self.room.safety,
+                self.arc.temperature_c,
+                phase=phase,
+                music=self.room.music,
+            )
+            self._resolved[key] = scene_targets(self.room, scene)
+        return self._resolved[key]
 
     # ------------------------------------------------------------ the fold
 
@@ -192,7 +201,7 @@ class Timeline:
         f.idx, f.phase_start, f.phase_started_at = idx, phase_start, f.wall
         light_fade = phase.fade_s if phase.fade_s is not None else scene.fade_s
         before = self._shown(f)
-        targets = self.scene_channels(phase.scene)
+        targets = self.scene_channels(phase.scene, idx)
         for key, to in targets.items():
             frm = self._arc_value(f, key)
             fade = self._fade(key[1], light_fade, scene.audio_fade_s, frm, to)
@@ -232,7 +241,7 @@ class Timeline:
             self._dose(f)
         elif isinstance(p, CueOn) and p.cue in self.scenes:
             f.cue = p.cue
-            f.cue_targets = dict(self.scene_channels(p.cue))
+            f.cue_targets = dict(self.scene_channels(p.cue, f.idx))
             self._reown(f, self._cue_fade(p.cue), before, force=set(f.cue_targets))
         elif isinstance(p, CueOff) and f.cue is not None:
             fade = self._cue_fade(f.cue)
