@@ -26,9 +26,12 @@ from typing import Any
 from roomctl.clock import Clock, SessionClock
 from roomctl.control.lock import DaemonLock
 from roomctl.control.paths import socket_paths, store_path
+from roomctl.control.room_state import RoomState, StateHub, room_state
 from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
 from roomctl.control.storage import open_store
+from roomctl.devices.base import Thermostat
+from roomctl.devices.climate import ClimateAlert, ClimateWatch
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
 from roomctl.model.library import Library
@@ -39,8 +42,10 @@ from roomctl.store.store import Store
 
 __all__ = ["Daemon"]
 
-log = logging.getLogger("roomctl.control.daemon")
+log = logging.getLogger(__name__)
 Hook = Callable[["Daemon"], Coroutine[Any, Any, None]]
+STATE_TICK_S = 1.0  # the faces are told at least this often while a session runs
+CLIMATE_CHECK_S = 60.0
 
 
 class Daemon:
@@ -52,6 +57,7 @@ class Daemon:
         settings: EngineSettings | None = None,
         poll_s: float = 1.0,
         record_retry_s: float = 1.0,
+        climate_check_s: float = CLIMATE_CHECK_S,
     ) -> None:
         self.lib = lib
         self.clock = clock if isinstance(clock, SessionClock) else SessionClock(clock)
@@ -64,12 +70,19 @@ class Daemon:
         )
         self.poll_s = poll_s
         self.record_retry_s = record_retry_s
+        self.climate_check_s = climate_check_s
         self.store: Store | None = None
         self.read_only: str | None = None  # why the database is open read-only
         self.bus: MqttBus | None = None
         self.session: SessionControl | None = None
         self.engine: Engine | None = None
         self.server: CommandServer | None = None
+        self.climate: ClimateWatch | None = None
+        # Told of every change a face shows (a command, a device's health, an alert).
+        self.hub = StateHub()
+        # Faces and helpers that run beside the engine for the daemon's life (the web app,
+        # MQTT): (name, coroutine function given the daemon), started once the room runs.
+        self.services: list[tuple[str, Hook]] = []
         self.ready = asyncio.Event()
         self._recorded = asyncio.Event()
 
@@ -97,7 +110,12 @@ class Daemon:
                     urgent=session.urgent,
                 )
                 session.shown = self._shown
-                session.listeners += [self.engine.wake, self._recorded.set]
+                session.listeners += [self.engine.wake, self._recorded.set, self.hub.changed]
+                thermostats = [d for d in devices.values() if isinstance(d, Thermostat)]
+                if thermostats:
+                    band, every = room.safety.temperature_c, self.climate_check_s
+                    self.climate = ClimateWatch(thermostats, band, self.clock, interval_s=every)
+                    self.climate.listeners.append(self._climate_changed)
                 self.server = CommandServer(session, socket_paths(self.store_path), self._changed)
                 await self.server.start()
                 log.info(
@@ -131,6 +149,18 @@ class Daemon:
         )
         await self.bus.start(required=False)
 
+    def state(self) -> RoomState:
+        """The room as the faces show it, now."""
+        assert self.session is not None and self.engine is not None
+        alerts = self.climate.alerts if self.climate is not None else ()
+        return room_state(self.session, self.engine.health(), alerts, self.read_only)
+
+    def _climate_changed(self, raised: list[ClimateAlert], cleared: list[ClimateAlert]) -> None:
+        del raised, cleared
+        if self.session is not None and self.climate is not None:
+            self.session.alerts = [f"{a.device_id}: {a.message()}" for a in self.climate.alerts]
+        self.hub.changed()
+
     def _shown(self) -> dict[str, DeviceState | None]:
         if self.engine is None:
             return {}
@@ -139,6 +169,7 @@ class Daemon:
     def _changed(self) -> None:
         if self.engine is not None:
             self.engine.wake()
+        self.hub.changed()
 
     async def _serve(self, stop: asyncio.Event, on_ready: Hook | None) -> None:
         assert self.engine is not None
@@ -147,13 +178,26 @@ class Daemon:
                 tg.create_task(self.engine.run(), name="engine"),
                 tg.create_task(self._follow_store(), name="store-poll"),
                 tg.create_task(self._record(), name="record"),
+                tg.create_task(self._tick(), name="state-tick"),
             ]
+            if self.climate is not None:
+                tasks.append(tg.create_task(self.climate.run(), name="climate-watch"))
+            tasks += [tg.create_task(run(self), name=name) for name, run in self.services]
             if on_ready is not None:
                 tasks.append(tg.create_task(on_ready(self), name="on-ready"))
             self.ready.set()
             await stop.wait()
             for task in tasks:
                 task.cancel()
+
+    async def _tick(self) -> None:
+        """While a session runs the room moves every second (fades, the clock, device health):
+        tell the faces."""
+        assert self.session is not None
+        while True:
+            await self.clock.sleep(STATE_TICK_S)
+            if self.session.session is not None or self.session.emergency_on:
+                self.hub.changed()
 
     async def _follow_store(self) -> None:
         """Pick up commands written by other processes (the CLI) and wake the engine.  The
@@ -168,6 +212,7 @@ class Daemon:
                 continue
             if changed:
                 self.engine.wake()
+                self.hub.changed()
 
     async def _record(self) -> None:
         """Store what was acted on but could not be recorded (a full or read-only disk), until

@@ -84,6 +84,8 @@ class SessionControl:
         self.room_emergency = RoomEmergency(
             emergency_states(room, lib.scenes), room.safety.emergency.clear_fade_s
         )
+        # The room's own alerts (too hot, too cold, a silent sensor), set by the daemon.
+        self.alerts: list[str] = []
         # What the devices show now (the daemon's engine); the room emergency returns to it.
         self.shown: Shown = dict
 

@@ -68,6 +68,7 @@ def _notes(control: SessionControl) -> list[str]:
     notes: list[str] = []
     if control.clock_note:
         notes.append(control.clock_note)
+    notes += [f"alert: {a}" for a in control.alerts]
     if control.pending:
         kinds = ", ".join(e.kind.value for _, e in control.pending)
         notes.append(f"not recorded yet ({kinds}): {control.record_error}; retrying")
