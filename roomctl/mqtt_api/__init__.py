@@ -1,0 +1,2 @@
+"""The room over MQTT: retained state, events, commands, Home Assistant discovery, the clinic
+overview."""
