@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from roomctl.cli.argtypes import seconds
 from roomctl.cli.client_cli import register_clients
 from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
@@ -206,8 +207,16 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
         parents=[config],
     )
     apply.add_argument("scene", metavar="SCENE")
-    apply.add_argument("--transition", type=float, metavar="S", help="fade in seconds")
-    apply.add_argument("--timeout", type=float, default=15.0, metavar="S")
+    apply.add_argument(
+        "--transition", type=seconds(0, 4 * 3600), metavar="S", help="fade in seconds (0-14400)"
+    )
+    apply.add_argument(
+        "--timeout",
+        type=seconds(0.1, 600),
+        default=15.0,
+        metavar="S",
+        help="how long to wait for each device (default 15 s)",
+    )
     apply.set_defaults(handler=cmd_apply)
 
     register_session(sub, config, _open)
