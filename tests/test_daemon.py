@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from roomctl.model.events import EventKind
 from roomctl.model.library import load_library
 from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
 from roomctl.sim.demo import DemoRoom
+from tests.helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = 200.0
@@ -150,21 +151,6 @@ async def stop_daemon(run: Running, timeout_s: float = 5.0) -> None:
         await asyncio.wait({run.task}, timeout=timeout_s)
         pytest.fail(f"the daemon did not stop within {timeout_s:g} s:\n{stacks.getvalue()}")
     run.task.result()  # ended without an exception
-
-
-async def until(
-    condition: Callable[[], bool], timeout_s: float, what: Callable[[], object] | str = ""
-) -> float:
-    """Poll (real time) until `condition()` holds; return the seconds it took."""
-    began = time.monotonic()
-    deadline = began + timeout_s
-    while True:
-        if condition():
-            return time.monotonic() - began
-        if time.monotonic() > deadline:
-            detail = what() if callable(what) else what
-            pytest.fail(f"not within {timeout_s:g} s: {detail}")
-        await asyncio.sleep(0.02)
 
 
 # ------------------------------------------------------- emulator vs desired
