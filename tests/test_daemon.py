@@ -276,7 +276,7 @@ async def test_the_room_follows_the_session(running: Running, rig: Rig) -> None:
     running.command(EventKind.ADVANCE)
     running.command(EventKind.EXTEND, {"minutes": 120})  # no phase change during the test
     assert running.session.snapshot().status.phase == "pre-onset"
-    await until(lambda: light(running, "lamp").brightness_pct < 42, 5, "the fade under way")
+    await until(lambda: (light(running, "lamp").brightness_pct or 0) < 42, 5, "the fade under way")
     for _ in range(3):  # sampled along the fade: within a little more than one step
         assert not mismatches(room, running.desired(), tol=5.0)
         await asyncio.sleep(0.15)
