@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roomctl.cli.output import confirm, write_private
 from roomctl.errors import SessionError
 from roomctl.model.events import CHANNELS, EventKind
 from roomctl.model.library import Library
@@ -161,11 +161,7 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
-    # health data: owner only, whatever the umask
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_private(out, text)  # health data: owner only
     print(f"session {args.id} exported to {out} ({len(exported['events'])} events)")
     return 0
 
@@ -175,13 +171,11 @@ def cmd_purge(args: argparse.Namespace, opener: Opener) -> int:
         f"every session that ended more than {args.older_than:g} days ago (and sessions "
         "abandoned that long), with their events and notes, for good"
     )
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise SessionError(f"purge deletes {what}; add --yes to confirm")
-        answer = input(f"Delete {what}? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 1
+    if not args.yes and not confirm(
+        f"Delete {what}?", f"purge deletes {what}; add --yes to confirm"
+    ):
+        print("nothing deleted")
+        return 1
     _, store = opener(args)
     with store:
         ids = store.purge_sessions(args.older_than * 86400.0, by=_by(args))
