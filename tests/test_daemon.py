@@ -123,9 +123,11 @@ def settings_for(clock: Clock) -> EngineSettings:
     )
 
 
-async def start_daemon(config: Path, clock: Clock) -> Running:
+async def start_daemon(config: Path, clock: Clock, **kwargs: Any) -> Running:
+    """A daemon on `config`, ready; `kwargs` are more Daemon keyword arguments."""
     before = asyncio.all_tasks()
-    daemon = Daemon(load_library(config), clock, settings=settings_for(clock), poll_s=1.0)
+    options: dict[str, Any] = {"settings": settings_for(clock), "poll_s": 1.0, **kwargs}
+    daemon = Daemon(load_library(config), clock, **options)
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop), name="daemon-under-test")
     ready = asyncio.ensure_future(daemon.ready.wait())
