@@ -113,8 +113,9 @@ class StatePublisher:
         await self.step(force=True)
 
     async def step(self, *, force: bool = False) -> None:
-        """Build the state; publish the events it implies; publish it unless one went out
-        less than `min_interval_s` ago (then wait, and publish the newest)."""
+        """Build the state; publish the events it implies; publish it (when it changed, or
+        `force`), but no sooner than `min_interval_s` after the last (waiting, then publishing
+        the newest), except when the emergency changed."""
         async with self._lock:
             data = await self._advance()
             urgent = self.published is not None and data["emergency"] != self.published.get(
@@ -122,7 +123,7 @@ class StatePublisher:
             )
             loop = asyncio.get_running_loop()
             wait = self._published_at + self.min_interval_s - loop.time()
-            if wait > 0 and not (force or urgent):
+            if wait > 0 and not urgent:
                 await self._sleep(wait)
                 data = await self._advance()
             if force or _changed(self.published, data):
