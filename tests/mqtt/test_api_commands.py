@@ -139,9 +139,9 @@ async def test_scene_outside_a_session_goes_through_the_room_layer(
     assert desired["ceiling"].on  # type: ignore[union-attr]
     # a session started afterwards takes over from the room's scene
     room.daemon.session.start("psilocybin", by="test")  # type: ignore[union-attr]
-    await until(
-        lambda: room.api.room_scene.name is None or room.daemon.engine.desired_at(0) is not None
-    )  # type: ignore[union-attr]
+    await until(lambda: room.api.room_scene.name is None, what="the room scene to end")
+    await until(lambda: obs.last(f"{ROOT}/state").json()["session"] is not None)  # type: ignore[union-attr]
+    assert obs.last(f"{ROOT}/state").json()["scene"] != "calm"  # type: ignore[union-attr]
 
 
 async def test_malformed_commands_are_logged_and_ignored(
