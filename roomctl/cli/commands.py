@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from roomctl.cli.argtypes import seconds
 from roomctl.cli.client_cli import register_clients
+from roomctl.cli.overview_cli import register_overview
 from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.control.paths import store_path
@@ -44,13 +45,16 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from roomctl.control.daemon import Daemon
+    from roomctl.mqtt_api.service import run as mqtt_api
 
     lib = load_library(find_config(args.config))
 
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await Daemon(lib, room_clock(lib)).run(stop)
+        daemon = Daemon(lib, room_clock(lib))
+        daemon.services.append(("mqtt-api", mqtt_api))
+        await daemon.run(stop)
 
     _run_async(main())
     return 0
@@ -221,6 +225,7 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
 
     register_session(sub, config, _open)
     register_clients(sub, config, _open)
+    register_overview(sub, config)
 
     user = sub.add_parser("user", help="manage logins", description="Manage logins.")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")

@@ -23,6 +23,7 @@ __all__ = [
     "KasaCredentials",
     "KasaDeviceConfig",
     "MqttConfig",
+    "MqttTls",
     "MusicConfig",
     "MusicSourceConfig",
     "RelayThermostatConfig",
@@ -301,6 +302,24 @@ class StorageConfig(Frozen):
     path: str = "roomctl.db"
 
 
+class MqttTls(Frozen):
+    """TLS to the broker: `ca` verifies the broker's certificate (the system's CAs when left
+    out); `cert` and `key` are this client's own certificate, for brokers that ask for one."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> MqttTls:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("give both cert and key, or neither")
+        return self
+
+
+Topic = Annotated[str, Field(pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")]
+
+
 class MqttConfig(Frozen):
     """The broker: `host` may carry the port (`broker.local:1884`); else `port` applies."""
 
@@ -308,8 +327,10 @@ class MqttConfig(Frozen):
     port: int = Field(default=1883, gt=0, lt=65536)
     username: str | None = None
     password: SecretStr | None = None
-    base_topic: str = "roomctl"
-    discovery_prefix: str = "homeassistant"
+    tls: MqttTls | None = None
+    base_topic: Topic = "roomctl"  # the room's topics: <base_topic>/<room id>/...
+    discovery_prefix: Topic = "homeassistant"  # Home Assistant's discovery prefix
+    discovery: bool = True  # announce the room to Home Assistant
     keepalive_s: int = Field(default=30, ge=5, le=600)
 
     @model_validator(mode="after")

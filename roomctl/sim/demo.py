@@ -25,6 +25,7 @@ from roomctl.control.daemon import Daemon
 from roomctl.engine.reconciler import EngineSettings
 from roomctl.model.arc import format_hmm
 from roomctl.model.library import PACKAGE_SCENES, Library, load_library
+from roomctl.mqtt_api.service import run as mqtt_api
 from roomctl.sim.broker import Broker
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.sonos import SimFavorite, SimTrack, SonosEmulator, SonosGroup
@@ -330,6 +331,7 @@ async def run_demo(
             max_volume_rise_per_10s=lib.room.safety.max_volume_rise_per_10s,
         )
         daemon = Daemon(lib, clock, settings=settings)
+        daemon.services.append(("mqtt-api", mqtt_api))
         end = chosen.nominal_end
         length = (end - chosen.starts_at) if end is not None else 3 * 3600.0
         real_s = minutes * 60 if minutes is not None else length / speed + 5
