@@ -20,7 +20,7 @@ from roomctl.mqtt.bus import BrokerUnavailableError, MqttBus
 from roomctl.sim.broker import Broker
 from tests.helpers import until
 from tests.mqtt.certs import make_tls
-from tests.mqtt.rig import api_room, observer, small_room, z2m_light
+from tests.mqtt.rig import Message, api_room, observer, small_room, z2m_light
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 
@@ -69,20 +69,22 @@ def test_last_will_says_offline_when_the_daemon_dies(tmp_path: Path, broker: Bro
         )
         try:
             async with observer(broker, topic, "roomctl/will-room/state") as obs:
-                await until(
-                    lambda: obs.last(topic) is not None and obs.last(topic).payload == b"online", 20
-                )  # type: ignore[union-attr]
+                await until(lambda: payload(obs.last(topic)) == b"online", 20)
                 await until(lambda: obs.last("roomctl/will-room/state") is not None, 20)
                 proc.send_signal(signal.SIGKILL)
-                await until(lambda: obs.last(topic).payload == b"offline", 20)  # type: ignore[union-attr]
+                await until(lambda: payload(obs.last(topic)) == b"offline", 20)
             async with observer(broker, topic) as late:  # retained
                 await until(lambda: late.last(topic) is not None)
-                assert late.last(topic).payload == b"offline"  # type: ignore[union-attr]
+                assert payload(late.last(topic)) == b"offline"
         finally:
             proc.kill()
             proc.wait()
 
     asyncio.run(check())
+
+
+def payload(message: Message | None) -> bytes | None:
+    return None if message is None else message.payload
 
 
 async def test_passwords_and_tls_with_a_certificate_made_here(tmp_path: Path) -> None:
@@ -93,7 +95,7 @@ async def test_passwords_and_tls_with_a_certificate_made_here(tmp_path: Path) ->
             host=broker.host,
             port=broker.port,
             username="room-7",
-            password="correct horse",  # type: ignore[arg-type]
+            password="correct horse",
             tls=MqttTls(ca=str(tls.ca)),
         )
         async with observer(broker, "roomctl/#", config=good) as obs:
