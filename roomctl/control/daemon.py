@@ -111,7 +111,12 @@ class Daemon:
                 )
                 session.shown = self._shown
                 session.listeners += [self.engine.wake, self._recorded.set, self.hub.changed]
-                thermostats = [d for d in devices.values() if isinstance(d, Thermostat)]
+                # a relay thermostat's room sensor first: it tells the room's temperature
+                relay = {d.id for d in room.devices if d.driver == "relay_thermostat"}
+                thermostats = sorted(
+                    (d for d in devices.values() if isinstance(d, Thermostat)),
+                    key=lambda d: d.device_id not in relay,
+                )
                 if thermostats:
                     band, every = room.safety.temperature_c, self.climate_check_s
                     self.climate = ClimateWatch(thermostats, band, self.clock, interval_s=every)
@@ -152,8 +157,10 @@ class Daemon:
     def state(self) -> RoomState:
         """The room as the faces show it, now."""
         assert self.session is not None and self.engine is not None
-        alerts = self.climate.alerts if self.climate is not None else ()
-        return room_state(self.session, self.engine.health(), alerts, self.read_only)
+        climate = self.climate
+        alerts = climate.alerts if climate is not None else ()
+        temperature = climate.temperature_c if climate is not None else None
+        return room_state(self.session, self.engine.health(), alerts, self.read_only, temperature)
 
     def _climate_changed(self, raised: list[ClimateAlert], cleared: list[ClimateAlert]) -> None:
         del raised, cleared

@@ -21,6 +21,7 @@ from typing import Any
 
 from roomctl.clock import Clock, SessionClock
 from roomctl.control.emergency import RoomEmergency, emergency_states
+from roomctl.control.room_scene import RoomScene
 from roomctl.errors import PreferencesError, SessionError, StoreError
 from roomctl.model.events import (
     Advance,
@@ -84,6 +85,9 @@ class SessionControl:
         self.room_emergency = RoomEmergency(
             emergency_states(room, lib.scenes), room.safety.emergency.clear_fade_s
         )
+        # A scene asked for with no session running (MQTT, the tablet); a session or an
+        # emergency ends it.
+        self.room_scene = RoomScene()
         # The room's own alerts (too hot, too cold, a silent sensor), set by the daemon.
         self.alerts: list[str] = []
         # What the devices show now (the daemon's engine); the room emergency returns to it.
@@ -140,7 +144,12 @@ class SessionControl:
 
     def desired(self, t: float) -> Mapping[str, DeviceState]:
         if self.room_emergency.active(t):
+            self.room_scene.clear()
             return self.room_emergency.desired(t)
+        if self.session is not None:
+            self.room_scene.clear()
+        elif self.room_scene.name is not None:
+            return self.room_scene.desired(t)
         if self.timeline is None:
             return {}
         snap = self.timeline.at(t)

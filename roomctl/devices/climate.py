@@ -147,6 +147,9 @@ class ClimateWatch:
         self.interval_s = interval_s
         self.read_timeout_s = read_timeout_s
         self.alerts: list[ClimateAlert] = []
+        # The room's temperature from the last check: the first thermostat (in the order
+        # given) with a fresh reading; None when none has one.
+        self.temperature_c: float | None = None
         self.listeners: list[Listener] = []
 
     async def check(self) -> tuple[list[ClimateAlert], list[ClimateAlert]]:
@@ -156,11 +159,22 @@ class ClimateWatch:
         alerts = climate_alerts(readings, self.band, self.clock.now(), self.alerts)
         raised, cleared = alert_changes(self.alerts, alerts)
         self.alerts = alerts
+        temperature = next(
+            (
+                round(r.current_c, 1)
+                for r in values
+                if r is not None and not r.sensor_silent
+                and r.current_c is not None and math.isfinite(r.current_c)
+            ),
+            None,
+        )  # fmt: skip
+        changed = temperature != self.temperature_c
+        self.temperature_c = temperature
         for alert in raised:
             log.warning("Climate %s: %s", alert.device_id, alert.message())
         for alert in cleared:
             log.info("Climate %s: cleared: %s", alert.device_id, alert.kind.replace("_", " "))
-        if raised or cleared:
+        if raised or cleared or changed:
             for listener in list(self.listeners):
                 try:
                     listener(raised, cleared)

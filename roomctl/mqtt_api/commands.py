@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from roomctl.control.apply import override_commands, scene_states
+from roomctl.control.room_scene import RoomScene
 from roomctl.control.session import SessionControl
 from roomctl.errors import RoomctlError
 from roomctl.model.config import DeviceKind
@@ -40,7 +41,6 @@ from roomctl.model.events import (
     StepBack,
 )
 from roomctl.model.library import Library
-from roomctl.mqtt_api.room_scene import RoomScene
 from roomctl.mqtt_api.topics import COMMANDS, RoomTopics
 
 __all__ = ["CommandError", "MqttCommands"]

@@ -76,7 +76,6 @@ class StatePublisher:
         hub: StateHub,
         state: Callable[[], RoomState],
         *,
-        extras: Callable[[], dict[str, Any]] = dict,
         events: Callable[[], Sequence[Event]] = list,
         min_interval_s: float = 1.0,
         sleep: Sleep = asyncio.sleep,
@@ -85,7 +84,6 @@ class StatePublisher:
         self.topics = topics
         self.hub = hub
         self._state = state
-        self._extras = extras
         self._events = events
         self.min_interval_s = min_interval_s
         self._sleep = sleep
@@ -96,8 +94,7 @@ class StatePublisher:
         self._lock = asyncio.Lock()
 
     def build(self) -> dict[str, Any]:
-        data = self._state().model_dump(mode="json")
-        data.update(self._extras())
+        data: dict[str, Any] = self._state().model_dump(mode="json")
         return data
 
     async def run(self) -> None:
