@@ -12,13 +12,14 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from roomctl.cli.client_cli import register_clients
+from roomctl.cli.client_cli import preview_preferences, register_clients
 from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.control.paths import store_path
 from roomctl.errors import SessionError
 from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
+from roomctl.model.prefs import NO_PREFERENCES
 from roomctl.model.state import DeviceState
 from roomctl.store.store import ROLES, Store
 
@@ -77,7 +78,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
     lib = load_library(find_config(args.config))
     room = lib.room
     scene = lib.scene(args.scene)
-    states = scene_states(room, scene)
+    prefs = NO_PREFERENCES
+    if args.client:
+        from roomctl.model.prefs_report import overrides
+
+        _, version, prefs = preview_preferences(args)  # refuses unknown or deleted clients
+        print(f"client {args.client}: preferences v{version}")
+        found = overrides(prefs, room.safety)
+        if found:
+            print("The room's limits override some of the client's choices:")
+            print("\n".join(f"  - {sentence}" for sentence in found))
+    states = scene_states(room, scene, prefs)
     transition = args.transition if args.transition is not None else scene.fade_s
     if _apply_in_session(args, lib, states, transition):
         return 0
@@ -208,6 +219,9 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
     apply.add_argument("scene", metavar="SCENE")
     apply.add_argument("--transition", type=float, metavar="S", help="fade in seconds")
     apply.add_argument("--timeout", type=float, default=15.0, metavar="S")
+    apply.add_argument(
+        "--client", metavar="ID", help="with the client's latest preferences (rehearsal)"
+    )
     apply.set_defaults(handler=cmd_apply)
 
     register_session(sub, config, _open)
