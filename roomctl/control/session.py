@@ -21,6 +21,7 @@ from typing import Any
 
 from roomctl.clock import Clock, SessionClock
 from roomctl.control.emergency import RoomEmergency, emergency_states
+from roomctl.control.marks import complete_mark
 from roomctl.errors import PreferencesError, SessionError, StoreError
 from roomctl.model.events import (
     Advance,
@@ -35,6 +36,7 @@ from roomctl.model.events import (
     EventKind,
     Hold,
     Jump,
+    Mark,
     Override,
     Resume,
     Start,
@@ -255,6 +257,9 @@ class SessionControl:
         else:
             payload = command
         self._check(payload)
+        if isinstance(payload, Mark):  # an arc marker's mark runs its cue (MDMA's supplemental)
+            arc = self.lib.arc(self.session.arc)
+            payload = complete_mark(payload, arc, self.lib.scenes, self.events)
         event = self.store.append(self.session.id, payload, by=by)  # stamped under its lock
         self.refresh()
         self._notify()

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from roomctl.errors import SessionError
 
@@ -201,10 +201,20 @@ class Note(_Payload):
 
 
 class Mark(_Payload):
-    """A named moment, e.g. "supplemental dose given"."""
+    """A named moment, e.g. "supplemental" (the supplemental dose given).  With `cue`, that
+    cue scene runs over the arc for `cue_s` seconds and then ends by itself (the session fills
+    both in from the arc's marker of that name)."""
 
     kind: Literal["mark"] = "mark"
-    name: str
+    name: str  # not empty (checked by the session: marks stored before that was checked load)
+    cue: Name | None = None
+    cue_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _cue(self) -> Mark:
+        if (self.cue is None) != (self.cue_s is None):
+            raise ValueError("give both cue and cue_s, or neither")
+        return self
 
 
 class End(_Payload):

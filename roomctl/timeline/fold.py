@@ -34,6 +34,7 @@ from roomctl.model.events import (
     Extend,
     Hold,
     Jump,
+    Mark,
     Override,
     OverrideClear,
     Resume,
@@ -180,6 +181,13 @@ class Timeline:
         return idx, min(starts[idx], arc_time) if idx == 0 else starts[idx]
 
     def _advance(self, f: Fold, t: float) -> None:
+        until = f.cue_until
+        if until is not None and until <= t and not f.ended:  # a timed cue ends by itself
+            self._advance_arc(f, until)
+            self._cue_off(f)
+        self._advance_arc(f, t)
+
+    def _advance_arc(self, f: Fold, t: float) -> None:
         while t > f.wall:
             if f.paused:
                 f.wall = t
@@ -240,13 +248,11 @@ class Timeline:
         elif isinstance(p, Dose):
             self._dose(f)
         elif isinstance(p, CueOn) and p.cue in self.scenes:
-            f.cue = p.cue
-            f.cue_targets = dict(self.scene_channels(p.cue, f.idx))
-            self._reown(f, self._cue_fade(p.cue), before, force=set(f.cue_targets))
+            self._cue_on(f, p.cue, None, before)
+        elif isinstance(p, Mark) and p.cue is not None and p.cue in self.scenes and p.cue_s:
+            self._cue_on(f, p.cue, ev.at + p.cue_s, before)
         elif isinstance(p, CueOff) and f.cue is not None:
-            fade = self._cue_fade(f.cue)
-            f.cue, f.cue_targets = None, {}
-            self._reown(f, fade, before)
+            self._cue_off(f, before)
         elif isinstance(p, Override):
             self._override(f, p, ev.by, before)
         elif isinstance(p, OverrideClear):
@@ -263,6 +269,23 @@ class Timeline:
         elif isinstance(p, End):
             f.frozen = self._values(f)
             f.ended = True
+
+    def _cue_on(
+        self, f: Fold, cue: str, until: float | None, before: dict[ChannelKey, Value | None]
+    ) -> None:
+        """A cue scene over the arc; a timed one (`until`, wall time) ends by itself."""
+        f.cue, f.cue_until = cue, until
+        f.cue_targets = dict(self.scene_channels(cue, f.idx))
+        self._reown(f, self._cue_fade(cue), before, force=set(f.cue_targets))
+
+    def _cue_off(self, f: Fold, before: dict[ChannelKey, Value | None] | None = None) -> None:
+        """Back to the arc, fading over the cue's own fade."""
+        if f.cue is None:
+            return
+        before = self._shown(f) if before is None else before
+        fade = self._cue_fade(f.cue)
+        f.cue, f.cue_until, f.cue_targets = None, None, {}
+        self._reown(f, fade, before)
 
     def _dose(self, f: Fold) -> None:
         """T0 is now: the arc clock becomes 0:00 and the phase around 0:00 takes over."""

@@ -100,6 +100,7 @@ class SessionStatus:
     overrides: tuple[tuple[str, str, Any], ...]
     markers: tuple[MarkerStatus, ...]
     ended: bool
+    cue_ends_at: float | None = None  # wall time a timed cue (a marker's) ends by itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class Fold:
     dosed: bool = False
     ended: bool = False
     cue: str | None = None
+    cue_until: float | None = None  # wall time a timed cue ends by itself
     cue_targets: dict[ChannelKey, Value] = field(default_factory=dict)
     arc_segs: dict[ChannelKey, Seg] = field(default_factory=dict)
     overrides: dict[ChannelKey, Override] = field(default_factory=dict)
@@ -190,6 +192,7 @@ def status_of(arc: Arc, f: Fold) -> SessionStatus:
         overrides=tuple((k[0], k[1], plain(o.value)) for k, o in sorted(f.overrides.items())),
         markers=markers,
         ended=f.ended,
+        cue_ends_at=f.cue_until if f.cue is not None else None,
     )
 
 
