@@ -34,6 +34,8 @@ from roomctl.model.events import (
     EmergencyOn,
     Event,
     EventKind,
+    HeatAlert,
+    HeatClear,
     Hold,
     Jump,
     Mark,
@@ -384,6 +386,10 @@ class SessionControl:
             raise SessionError("no cue is on")
         if isinstance(p, EmergencyClear) and not st.emergency:
             raise SessionError("there is no emergency to clear")
+        if isinstance(p, HeatAlert) and st.cooling:
+            raise SessionError("a heat alert is already on")
+        if isinstance(p, HeatClear) and not st.cooling:
+            raise SessionError("no heat alert is on")
         if isinstance(p, Dose) and st.dosed:
             raise SessionError("the dose is already recorded")
         if isinstance(p, Override):

@@ -34,6 +34,7 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
                 "held": st.held,
                 "cue": st.cue,
                 "cue_ends_at": st.cue_ends_at,
+                "cooling": st.cooling,
                 "emergency": st.emergency or control.room_emergency.on_now,
                 "ended": st.ended,
                 "devices": {
@@ -53,6 +54,7 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
                 ("HELD", st.held and not st.emergency),
                 ("EMERGENCY", st.emergency or control.room_emergency.on_now),
                 (f"cue {st.cue}{_ends(st.cue_ends_at, snap.t)}", st.cue is not None),
+                ("COOLING", st.cooling),
                 ("ended", st.ended),
             )
             if on

@@ -37,6 +37,8 @@ __all__ = [
     "Event",
     "EventKind",
     "Extend",
+    "HeatAlert",
+    "HeatClear",
     "Hold",
     "Jump",
     "Mark",
@@ -69,6 +71,8 @@ class EventKind(enum.StrEnum):
     EMERGENCY_CLEAR = "emergency_clear"
     NOTE = "note"
     MARK = "mark"
+    HEAT_ALERT = "heat_alert"
+    HEAT_CLEAR = "heat_clear"
     END = "end"
 
 
@@ -217,13 +221,31 @@ class Mark(_Payload):
         return self
 
 
+class HeatAlert(_Payload):
+    """The room is too hot (a reading above the arc's heat alert threshold or the safety
+    maximum): while it is on, the room's cooling switches are on and every thermostat is at
+    the band's minimum.  Recorded by "system"."""
+
+    kind: Literal["heat_alert"] = "heat_alert"
+    device: Name | None = None  # the thermostat or sensor that read it
+    temperature_c: float | None = None
+    limit_c: float | None = None
+
+
+class HeatClear(_Payload):
+    """The room has been back under the limit for some minutes: the cooling stops."""
+
+    kind: Literal["heat_clear"] = "heat_clear"
+    temperature_c: float | None = None
+
+
 class End(_Payload):
     kind: Literal["end"] = "end"
 
 
 Command = (
     Dose | Hold | Resume | Extend | Advance | StepBack | Jump | CueOn | CueOff | Override
-    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | End
+    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | HeatAlert | HeatClear | End
 )  # fmt: skip
 Payload = Annotated[Start | Command, Field(discriminator="kind")]
 

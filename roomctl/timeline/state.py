@@ -32,6 +32,7 @@ class Layer(enum.IntEnum):
     OVERRIDE = 1
     CUE = 2
     EMERGENCY = 3
+    COOLING = 4  # a heat alert's cooling: above the cue, below the emergency (see _owner)
 
 
 @dataclass(slots=True)
@@ -101,6 +102,7 @@ class SessionStatus:
     markers: tuple[MarkerStatus, ...]
     ended: bool
     cue_ends_at: float | None = None  # wall time a timed cue (a marker's) ends by itself
+    cooling: bool = False  # a heat alert is on: the cooling devices act
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,8 @@ class Fold:
     durations: list[float | None] = field(default_factory=list)
     holding: bool = False
     emergency: bool = False
+    cooling: bool = False
+    cooled_from: dict[ChannelKey, Value | None] = field(default_factory=dict)
     dosed: bool = False
     ended: bool = False
     cue: str | None = None
@@ -193,6 +197,7 @@ def status_of(arc: Arc, f: Fold) -> SessionStatus:
         markers=markers,
         ended=f.ended,
         cue_ends_at=f.cue_until if f.cue is not None else None,
+        cooling=f.cooling,
     )
 
 
