@@ -141,3 +141,22 @@ async def test_a_hot_room_in_an_mdma_session_turns_the_cooling_on_and_off(
         finally:
             feeder.cancel()
             await stop_daemon(run)
+
+
+@pytest.mark.parametrize(
+    ("cooling", "problem"),
+    [(["fan"], "heat.cooling: no device 'fan'"), (["lamp"], "'lamp' is a light, not a switch")],
+)
+def test_cooling_devices_must_be_switches_of_the_room(
+    tmp_path: Path, cooling: list[str], problem: str
+) -> None:
+    from roomctl.errors import ConfigError
+    from roomctl.model.library import load_library
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = yaml.safe_load((root / "config.example.yaml").read_text(encoding="utf-8"))
+    cfg["heat"] = {"cooling": cooling}
+    cfg["scenes_dir"] = str(root / "scenes")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem):
+        load_library(tmp_path / "c.yaml")

@@ -132,3 +132,31 @@ def test_the_dose_is_recorded_once(control: SessionControl, clock: VirtualClock)
     # a mark that is not one of the arc's markers is just a moment in the record
     event = control.command(EventKind.MARK, {"name": "asked for water"}, by="bob")
     assert event.payload == Mark(name="asked for water")
+
+
+def test_the_facilitator_gives_it_from_the_command_line(tmp_path: Path) -> None:
+    """`roomctl session supplemental` through `python -m roomctl` (no daemon)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(ROOT / "config.example.yaml", tmp_path / "config.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "ROOMCTL_CONFIG"}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def roomctl(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: PLW1510 - asserted below
+            [sys.executable, "-m", "roomctl", *argv], cwd=tmp_path, env=env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    assert roomctl("session", "start", "mdma").returncode == 0
+    done = roomctl("session", "supplemental", "--by", "ana")
+    assert done.returncode == 0, done.stderr
+    assert "[cue supplemental, ends in 10 min]" in done.stdout
+    again = roomctl("session", "supplemental")
+    assert again.returncode != 0 and "already recorded" in again.stderr
+    assert "Traceback" not in again.stderr and len(again.stderr.splitlines()) == 1
+    marked = roomctl("session", "mark", "client", "asked", "for", "water")
+    assert marked.returncode == 0, marked.stderr
