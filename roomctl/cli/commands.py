@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from roomctl.cli.argtypes import seconds
-from roomctl.cli.client_cli import register_clients
+from roomctl.cli.client_cli import preview_preferences, register_clients
 from roomctl.cli.overview_cli import register_overview
 from roomctl.cli.session_cli import register_session
 from roomctl.clock import Clock, ScaledClock, SystemClock
@@ -21,6 +21,7 @@ from roomctl.control.paths import store_path
 from roomctl.errors import SessionError
 from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
+from roomctl.model.prefs import NO_PREFERENCES
 from roomctl.model.state import DeviceState
 from roomctl.store.store import ROLES, Store
 
@@ -82,7 +83,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
     lib = load_library(find_config(args.config))
     room = lib.room
     scene = lib.scene(args.scene)
-    states = scene_states(room, scene)
+    prefs = NO_PREFERENCES
+    if args.client:
+        from roomctl.model.prefs_report import overrides
+
+        _, version, prefs = preview_preferences(args)  # refuses unknown or deleted clients
+        print(f"client {args.client}: preferences v{version}")
+        found = overrides(prefs, room.safety)
+        if found:
+            print("The room's limits override some of the client's choices:")
+            print("\n".join(f"  - {sentence}" for sentence in found))
+    states = scene_states(room, scene, prefs)
     transition = args.transition if args.transition is not None else scene.fade_s
     if _apply_in_session(args, lib, states, transition):
         return 0
@@ -220,6 +231,9 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
         default=15.0,
         metavar="S",
         help="how long to wait for each device (default 15 s)",
+    )
+    apply.add_argument(
+        "--client", metavar="ID", help="with the client's latest preferences (rehearsal)"
     )
     apply.set_defaults(handler=cmd_apply)
 

@@ -52,6 +52,13 @@ def _minutes(text: str) -> float:
         raise argparse.ArgumentTypeError(f"minutes must be a number, got {text!r}") from None
 
 
+def _cue_minutes(text: str) -> float:
+    minutes = _minutes(text)
+    if not 0 < minutes <= 60:
+        raise argparse.ArgumentTypeError(f"minutes must be above 0 and at most 60, got {text!r}")
+    return minutes
+
+
 def _value(text: str) -> bool | float:
     if text in ("true", "false", "on", "off"):
         return text in ("true", "on")
@@ -84,6 +91,13 @@ def _event(args: argparse.Namespace) -> tuple[EventKind, dict[str, Any]]:
         return EventKind.JUMP, {"phase": args.phase}
     if verb == "cue":
         return EventKind.CUE_ON, {"cue": args.name}
+    if verb == "supplemental":
+        return EventKind.MARK, {"name": "supplemental"}
+    if verb == "mark":
+        data: dict[str, Any] = {"name": " ".join(args.name)}
+        if args.cue is not None:
+            data |= {"cue": args.cue, "cue_s": args.minutes * 60.0}
+        return EventKind.MARK, data
     if verb == "note":
         return EventKind.NOTE, {"text": " ".join(args.text)}
     if verb == "set":
@@ -232,6 +246,23 @@ def register_session(
     verb("cue", "put a cue scene (talk, break, check-in, …) over the arc", cmd_steer).add_argument(
         "name", metavar="NAME", help="cue scene name"
     )
+    verb(
+        "supplemental",
+        "record the supplemental dose given now (MDMA): a short, gentle cue runs and ends by "
+        "itself; the arc and the music carry on",
+        cmd_steer,
+    )
+    mark = verb(
+        "mark",
+        "record a named moment now; a marker of the arc with a cue runs that cue",
+        cmd_steer,
+    )
+    mark.add_argument("name", metavar="NAME", nargs="+", help="the moment (words are joined)")
+    mark.add_argument("--cue", metavar="SCENE", help="run this cue scene for --minutes")
+    mark.add_argument(
+        "--minutes", type=_cue_minutes, default=10.0, metavar="MIN",
+        help="how long --cue runs before it ends by itself (default 10)",
+    )  # fmt: skip
     verb("note", "add a note to the session record", cmd_steer).add_argument(
         "text", metavar="TEXT", nargs="+", help="the note (words are joined)"
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from roomctl.clock import Clock, SessionClock
+from roomctl.control.heat import HeatResponse
 from roomctl.control.lock import DaemonLock
 from roomctl.control.paths import socket_paths, store_path
 from roomctl.control.room_state import RoomState, StateHub, room_state
@@ -78,6 +79,7 @@ class Daemon:
         self.engine: Engine | None = None
         self.server: CommandServer | None = None
         self.climate: ClimateWatch | None = None
+        self.heat: HeatResponse | None = None  # heat alerts into the session: cooling
         # Told of every change a face shows (a command, a device's health, an alert).
         self.hub = StateHub()
         # Faces and helpers that run beside the engine for the daemon's life (the web app,
@@ -119,8 +121,16 @@ class Daemon:
                 )
                 if thermostats:
                     band, every = room.safety.temperature_c, self.climate_check_s
-                    self.climate = ClimateWatch(thermostats, band, self.clock, interval_s=every)
+                    self.climate = ClimateWatch(
+                        thermostats,
+                        band,
+                        self.clock,
+                        interval_s=every,
+                        clear_after_s=room.heat.clear_after_s,
+                    )
                     self.climate.listeners.append(self._climate_changed)
+                    self.heat = HeatResponse(session, self.climate)
+                    self.climate.heat_alert_c = self.heat.heat_alert_c
                 self.server = CommandServer(session, socket_paths(self.store_path), self._changed)
                 await self.server.start()
                 log.info(
@@ -189,6 +199,8 @@ class Daemon:
             ]
             if self.climate is not None:
                 tasks.append(tg.create_task(self.climate.run(), name="climate-watch"))
+            if self.heat is not None:
+                tasks.append(tg.create_task(self.heat.run(self.hub), name="heat-response"))
             tasks += [tg.create_task(run(self), name=name) for name, run in self.services]
             if on_ready is not None:
                 tasks.append(tg.create_task(on_ready(self), name="on-ready"))

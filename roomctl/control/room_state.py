@@ -49,6 +49,8 @@ class SessionView(_View):
     to_next_phase_s: float | None  # None while held, or in an open-ended last phase
     held: bool
     cue: str | None
+    cue_ends_at: float | None  # a timed cue (e.g. the supplemental dose's) ends by itself
+    cooling: bool  # a heat alert is on: the cooling devices act
     ended: bool
     started_at: float
 
@@ -115,6 +117,8 @@ def room_state(
             to_next_phase_s=None if st.phase_ends_at is None else max(0.0, st.phase_ends_at - now),
             held=st.held,
             cue=st.cue,
+            cue_ends_at=st.cue_ends_at,
+            cooling=st.cooling,
             ended=st.ended,
             started_at=st.started_at,
         )

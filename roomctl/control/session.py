@@ -21,6 +21,7 @@ from typing import Any
 
 from roomctl.clock import Clock, SessionClock
 from roomctl.control.emergency import RoomEmergency, emergency_states
+from roomctl.control.marks import complete_mark
 from roomctl.control.room_scene import RoomScene
 from roomctl.errors import PreferencesError, SessionError, StoreError
 from roomctl.model.events import (
@@ -34,8 +35,11 @@ from roomctl.model.events import (
     EmergencyOn,
     Event,
     EventKind,
+    HeatAlert,
+    HeatClear,
     Hold,
     Jump,
+    Mark,
     Override,
     Resume,
     Start,
@@ -264,6 +268,9 @@ class SessionControl:
         else:
             payload = command
         self._check(payload)
+        if isinstance(payload, Mark):  # an arc marker's mark runs its cue (MDMA's supplemental)
+            arc = self.lib.arc(self.session.arc)
+            payload = complete_mark(payload, arc, self.lib.scenes, self.events)
         event = self.store.append(self.session.id, payload, by=by)  # stamped under its lock
         self.refresh()
         self._notify()
@@ -388,6 +395,10 @@ class SessionControl:
             raise SessionError("no cue is on")
         if isinstance(p, EmergencyClear) and not st.emergency:
             raise SessionError("there is no emergency to clear")
+        if isinstance(p, HeatAlert) and st.cooling:
+            raise SessionError("a heat alert is already on")
+        if isinstance(p, HeatClear) and not st.cooling:
+            raise SessionError("no heat alert is on")
         if isinstance(p, Dose) and st.dosed:
             raise SessionError("the dose is already recorded")
         if isinstance(p, Override):

@@ -19,6 +19,7 @@ __all__ = [
     "EmergencyConfig",
     "EngineConfig",
     "FadeLimits",
+    "HeatConfig",
     "HostPort",
     "KasaCredentials",
     "KasaDeviceConfig",
@@ -298,6 +299,16 @@ class MusicConfig(Frozen):
         return next((s for s in self.sources if s.name == name), None)
 
 
+class HeatConfig(Frozen):
+    """The room's answer to heat: while a session's heat alert is on (the room above the arc's
+    `heat_alert_c`, else the safety maximum), the `cooling` switches (a fan on a Kasa plug) are
+    on and every thermostat is at the band's minimum; the alert clears once the room has been
+    back under the threshold for `clear_after_s`."""
+
+    cooling: tuple[Ident, ...] = ()
+    clear_after_s: float = Field(default=300, ge=0, le=3600)
+
+
 class StorageConfig(Frozen):
     path: str = "roomctl.db"
 
@@ -380,6 +391,7 @@ class RoomConfig(Frozen):
     zones: tuple[Ident, ...] = ()
     safety: SafetyConfig = SafetyConfig()
     music: MusicConfig = MusicConfig()
+    heat: HeatConfig = HeatConfig()
     storage: StorageConfig = StorageConfig()
     mqtt: MqttConfig | None = None
     web: WebConfig = WebConfig()
@@ -394,6 +406,12 @@ class RoomConfig(Frozen):
             if dev.id in seen:
                 raise ValueError(f"device id {dev.id!r} is used twice")
             seen.add(dev.id)
+        for fan in self.heat.cooling:
+            kinds = {d.id: d.kind for d in self.devices}
+            if fan not in kinds:
+                raise ValueError(f"heat.cooling: no device {fan!r}; devices: {', '.join(kinds)}")
+            if kinds[fan] is not DeviceKind.SWITCH:
+                raise ValueError(f"heat.cooling: {fan!r} is a {kinds[fan].value}, not a switch")
         zone = self.music.headphones_zone
         if zone is not None:
             players = sorted({d.zone for d in self.devices if d.kind is DeviceKind.PLAYER})

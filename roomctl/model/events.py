@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from roomctl.errors import SessionError
 
@@ -37,6 +37,8 @@ __all__ = [
     "Event",
     "EventKind",
     "Extend",
+    "HeatAlert",
+    "HeatClear",
     "Hold",
     "Jump",
     "Mark",
@@ -69,6 +71,8 @@ class EventKind(enum.StrEnum):
     EMERGENCY_CLEAR = "emergency_clear"
     NOTE = "note"
     MARK = "mark"
+    HEAT_ALERT = "heat_alert"
+    HEAT_CLEAR = "heat_clear"
     END = "end"
 
 
@@ -201,10 +205,38 @@ class Note(_Payload):
 
 
 class Mark(_Payload):
-    """A named moment, e.g. "supplemental dose given"."""
+    """A named moment, e.g. "supplemental" (the supplemental dose given).  With `cue`, that
+    cue scene runs over the arc for `cue_s` seconds and then ends by itself (the session fills
+    both in from the arc's marker of that name)."""
 
     kind: Literal["mark"] = "mark"
-    name: str
+    name: str  # not empty (checked by the session: marks stored before that was checked load)
+    cue: Name | None = None
+    cue_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _cue(self) -> Mark:
+        if (self.cue is None) != (self.cue_s is None):
+            raise ValueError("give both cue and cue_s, or neither")
+        return self
+
+
+class HeatAlert(_Payload):
+    """The room is too hot (a reading above the arc's heat alert threshold or the safety
+    maximum): while it is on, the room's cooling switches are on and every thermostat is at
+    the band's minimum.  Recorded by "system"."""
+
+    kind: Literal["heat_alert"] = "heat_alert"
+    device: Name | None = None  # the thermostat or sensor that read it
+    temperature_c: float | None = None
+    limit_c: float | None = None
+
+
+class HeatClear(_Payload):
+    """The room has been back under the limit for some minutes: the cooling stops."""
+
+    kind: Literal["heat_clear"] = "heat_clear"
+    temperature_c: float | None = None
 
 
 class End(_Payload):
@@ -213,7 +245,7 @@ class End(_Payload):
 
 Command = (
     Dose | Hold | Resume | Extend | Advance | StepBack | Jump | CueOn | CueOff | Override
-    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | End
+    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | HeatAlert | HeatClear | End
 )  # fmt: skip
 Payload = Annotated[Start | Command, Field(discriminator="kind")]
 

@@ -262,6 +262,15 @@ def _check_arc(
             )
     end = arc.nominal_end
     for i, marker in enumerate(arc.markers):
+        if marker.cue is not None and marker.cue not in scenes and marker.cue not in broken:
+            problems.append(
+                Problem(
+                    src.file,
+                    src.line(("markers", i, "cue")),
+                    f"markers[{i}].cue",
+                    f"no scene named {marker.cue!r}{did_you_mean(marker.cue, scenes)}",
+                )
+            )
         if marker.at < arc.starts_at or (end is not None and marker.at > end):
             problems.append(
                 Problem(
