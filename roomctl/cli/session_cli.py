@@ -85,7 +85,10 @@ def _event(args: argparse.Namespace) -> tuple[EventKind, dict[str, Any]]:
     if verb == "cue":
         return EventKind.CUE_ON, {"cue": args.name}
     if verb == "note":
-        return EventKind.NOTE, {"text": " ".join(args.text)}
+        note: dict[str, Any] = {"text": " ".join(args.text)}
+        if args.shareable:
+            note["shareable"] = True
+        return EventKind.NOTE, note
     if verb == "set":
         return EventKind.OVERRIDE, {"device": args.device, "channel": args.channel,
                                     "value": args.value}  # fmt: skip
@@ -161,12 +164,42 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
-    # health data: owner only, whatever the umask
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _write_private(out, text)
+    print(f"session {args.id} exported to {out} ({len(exported['events'])} events)")
+    return 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write health data readable by its owner only, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"session {args.id} exported to {out} ({len(exported['events'])} events)")
+
+
+def cmd_record(args: argparse.Namespace, opener: Opener) -> int:
+    from roomctl.cli.commands import room_clock
+    from roomctl.record import build_record, record_html, record_json, session_prefs
+
+    lib, store = opener(args)
+    with store:
+        record = build_record(
+            store, lib, args.id, client_copy=args.client_copy, now=room_clock(lib).now()
+        )
+        prefs = session_prefs(store, record)  # the picture's arc as planned for the client
+        what = {"client_copy": args.client_copy, "html": bool(args.html), "json": bool(args.json)}
+        store.audit(_by(args), "export_record", record.session_id, what)
+    copy = "the client's copy of " if args.client_copy else ""
+    if args.json:
+        _write_private(Path(args.json), record_json(record))
+        print(f"{copy}session {record.session_id}'s record written to {args.json} (JSON)")
+    if args.html:
+        _write_private(Path(args.html), record_html(record, lib, prefs=prefs))
+        print(f"{copy}session {record.session_id}'s record written to {args.html} (HTML)")
+    if not args.json and not args.html:
+        from roomctl.record.text import record_text
+
+        print(record_text(record))
     return 0
 
 
@@ -238,8 +271,12 @@ def register_session(
     verb("cue", "put a cue scene (talk, break, check-in, …) over the arc", cmd_steer).add_argument(
         "name", metavar="NAME", help="cue scene name"
     )
-    verb("note", "add a note to the session record", cmd_steer).add_argument(
-        "text", metavar="TEXT", nargs="+", help="the note (words are joined)"
+    note = verb("note", "add a note to the session record", cmd_steer)
+    note.add_argument("text", metavar="TEXT", nargs="+", help="the note (words are joined)")
+    note.add_argument(
+        "--shareable",
+        action="store_true",
+        help="the client's own copy of the record may show it (staff notes stay out otherwise)",
     )
     set_ = verb("set", "set one channel of a device by hand (until the phase ends)", cmd_steer)
     set_.add_argument("device", metavar="DEVICE", help="device id")
@@ -252,6 +289,19 @@ def register_session(
     export = verb("export", "export a session and its events as JSON", cmd_export)
     export.add_argument("id", metavar="ID", help="session id (see session list)")
     export.add_argument("--out", metavar="FILE", help="write to FILE (0600) instead of stdout")
+    record = verb(
+        "record",
+        "a session's record: phases as they ran, cues, emergencies, notes, tracks, who did what",
+        cmd_record,
+    )
+    record.add_argument("id", metavar="ID", help="session id (see session list)")
+    record.add_argument("--html", metavar="FILE", help="write one self-contained page (0600)")
+    record.add_argument("--json", metavar="FILE", help="write the record as JSON (0600)")
+    record.add_argument(
+        "--client-copy",
+        action="store_true",
+        help="the client's integration copy: only the notes marked shareable",
+    )
     purge = verb("purge", "delete old sessions and their events for good", cmd_purge)
     purge.add_argument(
         "--older-than", type=_days, required=True, metavar="DAYS",
