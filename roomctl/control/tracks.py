@@ -2,7 +2,9 @@
 
 `TrackWatch` reads each speaker's now-playing every `interval_s` (through its driver, which
 calls the speaker off the event loop) while a session runs, and appends a `track` event when a
-speaker begins a track it was not playing at the last look.  A paused, stopped or silent
+speaker begins a track it was not playing at the last look.  In the daemon it looks at most
+once a second of real time: a demo's fast clock would otherwise ask the speakers many times a
+second (the music itself plays in real time).  A paused, stopped or silent
 speaker adds nothing; a speaker that does not answer is logged (once until it answers again)
 and asked again next time; nothing here ever raises into the daemon.  With no session running
 no speaker is read.  The daemon runs it as the service "tracks".
@@ -10,7 +12,9 @@ no speaker is read.  The daemon runs it as the service "tracks".
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -24,10 +28,11 @@ from roomctl.model.state import PlayerState, TrackInfo
 if TYPE_CHECKING:
     from roomctl.control.daemon import Daemon
 
-__all__ = ["TRACK_POLL_S", "TrackWatch", "watch_tracks"]
+__all__ = ["MIN_REAL_S", "TRACK_POLL_S", "TrackWatch", "watch_tracks"]
 
 log = logging.getLogger(__name__)
 TRACK_POLL_S = 10.0
+MIN_REAL_S = 1.0  # the daemon's watch never looks more often than this (real seconds)
 Key = tuple[str, str, str, str]  # title, artist, album, uri
 
 
@@ -42,11 +47,14 @@ class TrackWatch:
         players: Mapping[str, Player],
         clock: Clock,
         interval_s: float = TRACK_POLL_S,
+        *,
+        min_real_s: float = 0.0,
     ) -> None:
         self.session = session
         self.players = dict(players)
         self.clock = clock
         self.interval_s = interval_s
+        self.min_real_s = min_real_s
         self.reads = 0  # speaker readings made (for tests and the curious)
         self._session_id: str | None = None
         self._last: dict[str, Key] = {}  # per speaker: the track seen playing at the last look
@@ -55,8 +63,13 @@ class TrackWatch:
 
     async def run(self) -> None:
         """Until cancelled."""
+        last = time.monotonic()
         while True:
             await self.clock.sleep(self.interval_s)
+            wait = last + self.min_real_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            last = time.monotonic()
             try:
                 await self.look()
             except Exception:  # never take the daemon down; try again next time
@@ -99,7 +112,7 @@ class TrackWatch:
         """The track the speaker plays now; None when it plays nothing, or does not answer."""
         self.reads += 1
         try:
-            reading = await player.read_player()
+            track = await player.now_playing()
         except DeviceError as exc:
             if dev_id not in self._failing:
                 log.warning("%s: cannot read what it plays: %s", dev_id, exc.reason)
@@ -111,8 +124,7 @@ class TrackWatch:
                 self._failing.add(dev_id)
             return None
         self._failing.discard(dev_id)
-        track = reading.track
-        if reading.transport != "playing" or track is None or not (track.title or track.uri):
+        if track is None or not (track.title or track.uri):
             return None
         return track
 
@@ -152,4 +164,7 @@ async def watch_tracks(daemon: Daemon) -> None:
     """The daemon's "tracks" service: a TrackWatch over the room's speakers."""
     assert daemon.session is not None
     players = {dev_id: d for dev_id, d in daemon.devices.items() if isinstance(d, Player)}
-    await TrackWatch(daemon.session, players, daemon.clock, daemon.track_poll_s).run()
+    watch = TrackWatch(
+        daemon.session, players, daemon.clock, daemon.track_poll_s, min_real_s=MIN_REAL_S
+    )
+    await watch.run()
