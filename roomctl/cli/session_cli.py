@@ -99,7 +99,10 @@ def _event(args: argparse.Namespace) -> tuple[EventKind, dict[str, Any]]:
             data |= {"cue": args.cue, "cue_s": args.minutes * 60.0}
         return EventKind.MARK, data
     if verb == "note":
-        return EventKind.NOTE, {"text": " ".join(args.text)}
+        note: dict[str, Any] = {"text": " ".join(args.text)}
+        if args.shareable:
+            note["shareable"] = True
+        return EventKind.NOTE, note
     if verb == "set":
         return EventKind.OVERRIDE, {"device": args.device, "channel": args.channel,
                                     "value": args.value}  # fmt: skip
@@ -177,6 +180,32 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
     out = Path(args.out)
     write_private(out, text)  # health data: owner only
     print(f"session {args.id} exported to {out} ({len(exported['events'])} events)")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace, opener: Opener) -> int:
+    from roomctl.cli.commands import room_clock
+    from roomctl.record import build_record, record_html, record_json, session_prefs
+
+    lib, store = opener(args)
+    with store:
+        record = build_record(
+            store, lib, args.id, client_copy=args.client_copy, now=room_clock(lib).now()
+        )
+        prefs = session_prefs(store, record)  # the picture's arc as planned for the client
+        what = {"client_copy": args.client_copy, "html": bool(args.html), "json": bool(args.json)}
+        store.audit(_by(args), "export_record", record.session_id, what)
+    copy = "the client's copy of " if args.client_copy else ""
+    if args.json:
+        write_private(Path(args.json), record_json(record))
+        print(f"{copy}session {record.session_id}'s record written to {args.json} (JSON)")
+    if args.html:
+        write_private(Path(args.html), record_html(record, lib, prefs=prefs))
+        print(f"{copy}session {record.session_id}'s record written to {args.html} (HTML)")
+    if not args.json and not args.html:
+        from roomctl.record.text import record_text
+
+        print(record_text(record))
     return 0
 
 
@@ -263,8 +292,12 @@ def register_session(
         "--minutes", type=_cue_minutes, default=10.0, metavar="MIN",
         help="how long --cue runs before it ends by itself (default 10)",
     )  # fmt: skip
-    verb("note", "add a note to the session record", cmd_steer).add_argument(
-        "text", metavar="TEXT", nargs="+", help="the note (words are joined)"
+    note = verb("note", "add a note to the session record", cmd_steer)
+    note.add_argument("text", metavar="TEXT", nargs="+", help="the note (words are joined)")
+    note.add_argument(
+        "--shareable",
+        action="store_true",
+        help="the client's own copy of the record may show it (staff notes stay out otherwise)",
     )
     set_ = verb("set", "set one channel of a device by hand (until the phase ends)", cmd_steer)
     set_.add_argument("device", metavar="DEVICE", help="device id")
@@ -277,6 +310,19 @@ def register_session(
     export = verb("export", "export a session and its events as JSON", cmd_export)
     export.add_argument("id", metavar="ID", help="session id (see session list)")
     export.add_argument("--out", metavar="FILE", help="write to FILE (0600) instead of stdout")
+    record = verb(
+        "record",
+        "a session's record: phases as they ran, cues, emergencies, notes, tracks, who did what",
+        cmd_record,
+    )
+    record.add_argument("id", metavar="ID", help="session id (see session list)")
+    record.add_argument("--html", metavar="FILE", help="write one self-contained page (0600)")
+    record.add_argument("--json", metavar="FILE", help="write the record as JSON (0600)")
+    record.add_argument(
+        "--client-copy",
+        action="store_true",
+        help="the client's integration copy: only the notes marked shareable",
+    )
     purge = verb("purge", "delete old sessions and their events for good", cmd_purge)
     purge.add_argument(
         "--older-than", type=_days, required=True, metavar="DAYS",

@@ -31,7 +31,8 @@ from roomctl.control.room_state import RoomState, StateHub, room_state
 from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
 from roomctl.control.storage import open_store
-from roomctl.devices.base import Thermostat
+from roomctl.control.tracks import TRACK_POLL_S, watch_tracks
+from roomctl.devices.base import Device, Thermostat
 from roomctl.devices.climate import ClimateAlert, ClimateWatch
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
@@ -59,6 +60,7 @@ class Daemon:
         poll_s: float = 1.0,
         record_retry_s: float = 1.0,
         climate_check_s: float = CLIMATE_CHECK_S,
+        track_poll_s: float = TRACK_POLL_S,
     ) -> None:
         self.lib = lib
         self.clock = clock if isinstance(clock, SessionClock) else SessionClock(clock)
@@ -72,6 +74,7 @@ class Daemon:
         self.poll_s = poll_s
         self.record_retry_s = record_retry_s
         self.climate_check_s = climate_check_s
+        self.track_poll_s = track_poll_s  # how often the speakers' tracks are read in a session
         self.store: Store | None = None
         self.read_only: str | None = None  # why the database is open read-only
         self.bus: MqttBus | None = None
@@ -80,11 +83,12 @@ class Daemon:
         self.server: CommandServer | None = None
         self.climate: ClimateWatch | None = None
         self.heat: HeatResponse | None = None  # heat alerts into the session: cooling
+        self.devices: dict[str, Device] = {}  # the drivers, once built
         # Told of every change a face shows (a command, a device's health, an alert).
         self.hub = StateHub()
         # Faces and helpers that run beside the engine for the daemon's life (the web app,
         # MQTT): (name, coroutine function given the daemon), started once the room runs.
-        self.services: list[tuple[str, Hook]] = []
+        self.services: list[tuple[str, Hook]] = [("tracks", watch_tracks)]
         self.ready = asyncio.Event()
         self._recorded = asyncio.Event()
 
@@ -98,7 +102,7 @@ class Daemon:
             self.store, self.read_only = open_store(self.store_path, self.clock)
             try:
                 await self._start_bus()
-                devices = build_devices(room, self.bus, self.clock)
+                self.devices = devices = build_devices(room, self.bus, self.clock)
                 self.session = session = SessionControl(self.lib, self.store, self.clock)
                 session.refresh()
                 if session.events:  # never before the session's own past

@@ -49,6 +49,7 @@ __all__ = [
     "Resume",
     "Start",
     "StepBack",
+    "Track",
     "parse_payload",
     "payload_json",
 ]
@@ -74,6 +75,7 @@ class EventKind(enum.StrEnum):
     HEAT_ALERT = "heat_alert"
     HEAT_CLEAR = "heat_clear"
     END = "end"
+    TRACK = "track"
 
 
 # Channels a manual override may set (which ones a device has depends on its kind).
@@ -198,10 +200,12 @@ class EmergencyClear(_Payload):
 
 
 class Note(_Payload):
-    """A facilitator's note (health data); no effect on the room."""
+    """A facilitator's note (health data); no effect on the room.  The client's own copy of
+    the session record leaves a note out unless it is `shareable`."""
 
     kind: Literal["note"] = "note"
     text: str
+    shareable: bool = False
 
 
 class Mark(_Payload):
@@ -243,9 +247,24 @@ class End(_Payload):
     kind: Literal["end"] = "end"
 
 
+class Track(_Payload):
+    """A speaker began playing a track (read from the speaker while the session runs); no
+    effect on the room.  `source` is what the room asked the speaker to play then
+    ("favorite:NAME", ...), `uri` what the speaker reports."""
+
+    kind: Literal["track"] = "track"
+    device: Name
+    title: str
+    artist: str = ""
+    album: str = ""
+    uri: str = ""
+    source: str | None = None
+
+
 Command = (
     Dose | Hold | Resume | Extend | Advance | StepBack | Jump | CueOn | CueOff | Override
     | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | HeatAlert | HeatClear | End
+    | Track
 )  # fmt: skip
 Payload = Annotated[Start | Command, Field(discriminator="kind")]
 
