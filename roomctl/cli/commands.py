@@ -43,13 +43,17 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from roomctl.control.daemon import Daemon
+    from roomctl.control.notify import notify_service
+    from roomctl.control.retention import retention_service
 
     lib = load_library(find_config(args.config))
 
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await Daemon(lib, room_clock(lib)).run(stop)
+        daemon = Daemon(lib, room_clock(lib))
+        daemon.services += [("sd-notify", notify_service), ("retention", retention_service)]
+        await daemon.run(stop)
 
     _run_async(main())
     return 0
