@@ -127,7 +127,7 @@ async def test_a_hung_event_loop_stops_the_watchdog_pings(
     task = asyncio.create_task(notify_service(run.daemon))
     try:
         await messages(systemd_socket, "WATCHDOG=1")
-        time.sleep(1.0)  # the loop hangs: nothing may be pinged meanwhile
+        time.sleep(1.0)  # noqa: ASYNC251 - the loop hangs: nothing may be pinged meanwhile
         queued: list[bytes] = []
         while True:
             try:
