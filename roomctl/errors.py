@@ -53,8 +53,9 @@ class ConfigError(RoomctlError):
     Carries every problem found, not just the first.
     """
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], notes: list[str] | None = None) -> None:
         self.problems = problems
+        self.notes = notes or []  # worth knowing, not wrong (e.g. a zone with no device)
         super().__init__("\n".join(str(p) for p in problems))
 
 

@@ -35,6 +35,7 @@ from roomctl.model.events import EventKind
 from roomctl.model.library import load_library
 from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
 from roomctl.sim.demo import DemoRoom
+from roomctl.store.store import Store
 from tests.helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,11 @@ class Running:
     def session(self) -> Any:
         assert self.daemon.session is not None
         return self.daemon.session
+
+    @property
+    def store(self) -> Store:
+        assert self.daemon.store is not None
+        return self.daemon.store
 
     @property
     def engine(self) -> Any:

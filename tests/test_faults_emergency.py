@@ -24,7 +24,10 @@ from tests.test_daemon import DARK_ROOM, ROOT, emergency_shown, run_cli, stop_da
 async def test_emergency_without_a_session_acts_and_clears_back_calmly(tmp_path: Path) -> None:
     async with DemoRoom.start(SystemClock(), tmp_path) as room:
         config = write_config(
-            room, tmp_path / "c.yaml", safety={"emergency": {"clear_fade_s": 2}}
+            room,
+            tmp_path / "c.yaml",
+            # the lamp stays as the room had it (no safe light at start) to return to
+            safety={"emergency": {"clear_fade_s": 2}, "idle": {"on_start": False}},
         )
         lamp = room.kasa["lamp"]
         before = lamp.state

@@ -46,6 +46,8 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from roomctl.control.daemon import Daemon
+    from roomctl.control.notify import notify_service
+    from roomctl.control.retention import retention_service
     from roomctl.mqtt_api.service import run as mqtt_api
 
     lib = load_library(find_config(args.config))
@@ -54,6 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         daemon = Daemon(lib, room_clock(lib))
+        daemon.services += [("sd-notify", notify_service), ("retention", retention_service)]
         daemon.services.append(("mqtt-api", mqtt_api))
         await daemon.run(stop)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import NoReturn
 from roomctl import __version__
 from roomctl.cli.client_cli import preview_preferences
 from roomctl.cli.commands import register
+from roomctl.cli.init_cli import register_init
 from roomctl.errors import ConfigError, RoomctlError
 from roomctl.model.library import Library, find_config, load_library, load_preferences
 from roomctl.model.prefs import NO_PREFERENCES
@@ -21,6 +23,7 @@ from roomctl.model.prefs_report import overrides
 __all__ = ["main"]
 
 Handler = Callable[[argparse.Namespace], int]
+_NEGATIVE_TIME = re.compile(r"^-\d+(:\d\d)?$|^-\d*\.\d+$")
 log = logging.getLogger("roomctl")
 
 
@@ -35,6 +38,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        for note in exc.notes:  # worth knowing, with the errors too
+            print(f"note: {note}", file=sys.stderr)
         n = len(exc.problems)
         print(f"\n{n} problem{'s' if n != 1 else ''} found; nothing was changed.", file=sys.stderr)
         return 1
@@ -121,11 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     who = pre.add_mutually_exclusive_group()
     who.add_argument("--prefs", metavar="FILE", help="client preferences (YAML)")
     who.add_argument("--client", metavar="ID", help="a stored client's latest preferences")
-    pre.add_argument("--at", metavar="H:MM", nargs="+", help="times from the dose")
+    pre.add_argument(
+        "--at", metavar="H:MM", nargs="+", action="extend",
+        help="times from the dose (repeat the flag or list them; -0:30 is before the dose)",
+    )  # fmt: skip
+    # "-0:20" is a time, not an option (argparse only knows negative numbers)
+    pre._negative_number_matcher = _NEGATIVE_TIME
     pre.add_argument("--json", action="store_true", help="print JSON")
     pre.add_argument("--svg", metavar="FILE", help="draw the arc to an SVG file")
 
     register(sub, config)  # run, demo, apply, session, user
+    register_init(sub)
     return parser
 
 

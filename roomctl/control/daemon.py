@@ -28,6 +28,7 @@ from roomctl.control.heat import HeatResponse
 from roomctl.control.lock import DaemonLock
 from roomctl.control.paths import socket_paths, store_path
 from roomctl.control.room_state import RoomState, StateHub, room_state
+from roomctl.control.safe_state import SafeLight, after_power_cut, current_boot_id, rebooted_since
 from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
 from roomctl.control.storage import open_store
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 Hook = Callable[["Daemon"], Coroutine[Any, Any, None]]
 STATE_TICK_S = 1.0  # the faces are told at least this often while a session runs
 CLIMATE_CHECK_S = 60.0
+SAFE_STOP_S = 5.0  # at most this long (real time) to send the safe light when stopping
+SAFE_POLL_S = 0.05
 
 
 class Daemon:
@@ -90,6 +93,12 @@ class Daemon:
         # MQTT): (name, coroutine function given the daemon), started once the room runs.
         self.services: list[tuple[str, Hook]] = [("tracks", watch_tracks)]
         self.ready = asyncio.Event()
+        # Faces that must be serving before the daemon counts as ready (systemd's READY=1):
+        # a face adds its event when it is registered and sets it once it listens.
+        self.serving: dict[str, asyncio.Event] = {}
+        # The safe light with no session; this boot's id (a different one: a power cut).
+        self.safe = SafeLight(lib.room)
+        self.boot_id = current_boot_id()
         self._recorded = asyncio.Event()
 
     @property
@@ -107,6 +116,7 @@ class Daemon:
                 session.refresh()
                 if session.events:  # never before the session's own past
                     self.clock.not_before(max(e.at for e in session.events))
+                self._safe_start(session)
                 self.engine = Engine(
                     devices,
                     session.desired,
@@ -210,8 +220,44 @@ class Daemon:
                 tasks.append(tg.create_task(on_ready(self), name="on-ready"))
             self.ready.set()
             await stop.wait()
+            await self._safe_stop()
             for task in tasks:
                 task.cancel()
+
+    def _safe_start(self, session: SessionControl) -> None:
+        """No session: the lights go to the safe level.  A session after a reboot: its music
+        stays silent until a facilitator resumes it."""
+        session.at_rest = self.safe.desired
+        marker = Path(f"{self.store_path}.boot")
+        rebooted = rebooted_since(marker, self.boot_id) if not self.read_only else False
+        if session.session is None:
+            if self.lib.room.safety.idle.on_start:
+                self.safe.begin(self.clock.now())
+        elif rebooted:
+            after_power_cut(session)
+
+    async def _safe_stop(self) -> None:
+        """Stopping with no session (and no emergency): send the safe light before the engine
+        stops; each light then fades there by itself."""
+        session, engine = self.session, self.engine
+        if session is None or engine is None or not self.lib.room.safety.idle.on_stop:
+            return
+        now = self.clock.now()
+        if session.session is not None or session.room_emergency.active(now):
+            return  # a session's room is never dark; an emergency (or its fade back) stays
+        self.safe.begin(now)
+        engine.wake()
+        for _ in range(round(SAFE_STOP_S / SAFE_POLL_S)):  # real time: the stop is real
+            if self.safe.reached(self._connected_shown()):
+                return
+            await asyncio.sleep(SAFE_POLL_S)
+        log.warning("stopping: not every light confirmed the safe level")
+
+    def _connected_shown(self) -> dict[str, DeviceState | None]:
+        """What the reachable devices show (unreachable ones cannot be waited for)."""
+        assert self.engine is not None
+        health = self.engine.health()
+        return {k: h.landed for k, h in health.items() if h.connected}
 
     async def _tick(self) -> None:
         """While a session runs the room moves every second (fades, the clock, device health):

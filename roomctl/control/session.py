@@ -96,6 +96,8 @@ class SessionControl:
         self.alerts: list[str] = []
         # What the devices show now (the daemon's engine); the room emergency returns to it.
         self.shown: Shown = dict
+        # The room with no session (the daemon's safe light at start and stop; else nothing).
+        self.at_rest: Callable[[float], Mapping[str, DeviceState]] = lambda t: {}
 
     @property
     def room_id(self) -> str:
@@ -155,10 +157,10 @@ class SessionControl:
         elif self.room_scene.name is not None:
             return self.room_scene.desired(t)
         if self.timeline is None:
-            return {}
+            return self.at_rest(t)
         snap = self.timeline.at(t)
         if snap.status is not None and snap.status.ended:
-            return {}  # after the end roomctl leaves the room as it is
+            return self.at_rest(t)  # after the end roomctl leaves the room as it is
         return snap.devices
 
     def urgent(self, t: float) -> bool:

@@ -21,6 +21,7 @@ __all__ = [
     "FadeLimits",
     "HeatConfig",
     "HostPort",
+    "IdleConfig",
     "KasaCredentials",
     "KasaDeviceConfig",
     "MqttConfig",
@@ -228,6 +229,18 @@ class EmergencyConfig(Frozen):
     clear_fade_s: float = Field(default=60, ge=0, le=3600)
 
 
+class IdleConfig(Frozen):
+    """The safe light with no session: every light goes to it (over `fade_s`) when the daemon
+    starts without a session and when it stops with none running.  Never dark: it is at least
+    the session floor (`min_brightness_pct`)."""
+
+    brightness_pct: float = Field(default=30, ge=1, le=100)
+    color_temp_k: int = Field(default=2700, ge=2000, le=6500)
+    fade_s: float = Field(default=10, ge=0, le=600)
+    on_start: bool = True
+    on_stop: bool = True
+
+
 class SafetyConfig(Frozen):
     """Limits that nothing but the emergency layer may cross."""
 
@@ -240,6 +253,17 @@ class SafetyConfig(Frozen):
     temperature_c: TemperatureBand = TemperatureBand(min=18, max=24)
     min_fade: FadeLimits = FadeLimits()
     emergency: EmergencyConfig = EmergencyConfig()
+    idle: IdleConfig = IdleConfig()
+
+    @model_validator(mode="after")
+    def _idle_not_dark(self) -> SafetyConfig:
+        if self.idle.brightness_pct < self.min_brightness_pct:
+            raise ValueError(
+                f"idle.brightness_pct ({self.idle.brightness_pct:g}) is below "
+                f"min_brightness_pct ({self.min_brightness_pct:g}): the safe light is never "
+                "dimmer than the session floor"
+            )
+        return self
 
 
 Tag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
@@ -311,6 +335,9 @@ class HeatConfig(Frozen):
 
 class StorageConfig(Frozen):
     path: str = "roomctl.db"
+    # Sessions that ended longer ago than this are deleted for good (a daily job, audited);
+    # null keeps them forever.  Default: five years.
+    retention_days: int | None = Field(default=1826, ge=1, le=36500)
 
 
 class MqttTls(Frozen):

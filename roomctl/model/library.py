@@ -123,7 +123,7 @@ def load_library(config_file: Path) -> Library:
     for name, arc in lib.arcs.items():
         problems += _check_arc(room, arc, arc_srcs[name], lib.scenes, broken)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, lib.notes)
     return lib
 
 
