@@ -862,3 +862,22 @@ def test_cached_folds_give_the_same_room_in_any_order_of_asking(lib: Library) ->
     for t in times:
         fresh = snap(make(lib, "psilocybin", *events), t)
         assert asked[t] == fresh, t
+
+
+def test_a_cue_while_the_emergency_clears_takes_over_from_where_the_light_is(lib: Library) -> None:
+    """Found by the property tests: emergency on and cleared at once, a cue a second later, a
+    client whose comfort cap is 5 %: the lamp jumped from 100 % to 5 % when the cue came (the
+    cue's fade began from the capped value).  It must keep coming down gradually."""
+    prefs = Preferences(brightness_max_pct=5.0, darkness_limit_pct=0.0)
+    tl = make(
+        lib,
+        "ketamine",
+        (0, K.EMERGENCY_ON, {}),
+        (0, K.EMERGENCY_CLEAR, {}),
+        (1, K.CUE_ON, {"cue": "talk"}),
+        prefs=prefs,
+    )
+    levels = [light(snap(tl, t / 10), "lamp").brightness_pct or 0.0 for t in range(0, 600)]
+    steps = [abs(lightness(b) - lightness(a)) for a, b in itertools.pairwise(levels)]
+    assert max(steps) < 2.0, max(steps)  # L* per 0.1 s: a fade, never a jump
+    assert light(snap(tl, 120), "lamp").brightness_pct == pytest.approx(5.0)

@@ -380,7 +380,13 @@ class Timeline:
                 volume = (before.get((key[0], "volume")), self._top_value(f, (key[0], "volume")))
                 fade = max(fade, self._dip_fade(*volume))
             curve = "linear" if key[1] in ("volume", "setpoint", "source") else "ease"
-            relaxed = seg is not None and seg.owner is Layer.EMERGENCY and owner is not seg.owner
+            # Coming down from the emergency (or taking over while it still comes down): the
+            # fade starts from the emergency's level and lands within the comfort caps.
+            relaxed = (
+                seg is not None
+                and (seg.owner is Layer.EMERGENCY or seg.relaxed)
+                and owner is not Layer.EMERGENCY
+            )
             f.out[key] = OutSeg(f.wall, frm, owner, fade, curve, f.arc, arc_time, relaxed)
 
     def _arc_value(self, f: Fold, key: ChannelKey) -> Value | None:
