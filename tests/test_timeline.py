@@ -877,7 +877,7 @@ def test_a_cue_while_the_emergency_clears_takes_over_from_where_the_light_is(lib
         (1, K.CUE_ON, {"cue": "talk"}),
         prefs=prefs,
     )
-    levels = [light(snap(tl, t / 10), "lamp").brightness_pct or 0.0 for t in range(0, 600)]
+    levels = [light(snap(tl, t / 10), "lamp").brightness_pct or 0.0 for t in range(600)]
     steps = [abs(lightness(b) - lightness(a)) for a, b in itertools.pairwise(levels)]
     assert max(steps) < 2.0, max(steps)  # L* per 0.1 s: a fade, never a jump
     assert light(snap(tl, 120), "lamp").brightness_pct == pytest.approx(5.0)
