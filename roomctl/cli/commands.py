@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Coroutine, Mapping
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from roomctl.cli.client_cli import register_clients
 from roomctl.cli.session_cli import register_session
+from roomctl.cli.token_cli import register_tokens
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.control.paths import store_path
 from roomctl.errors import SessionError
+from roomctl.model.address import HostPort
 from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
 from roomctl.model.state import DeviceState
@@ -43,13 +46,18 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from roomctl.control.daemon import Daemon
+    from roomctl.web.server import WebService
 
     lib = load_library(find_config(args.config))
+    web = lib.room.web
+    address = args.listen or HostPort(web.host, web.port)
 
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await Daemon(lib, room_clock(lib)).run(stop)
+        daemon = Daemon(lib, room_clock(lib))
+        daemon.services.append(("web", WebService(address)))
+        await daemon.run(stop)
 
     _run_async(main())
     return 0
@@ -163,12 +171,44 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from roomctl.control.daemon import Daemon
     from roomctl.sim.demo import run_demo
+    from roomctl.web.server import WebService
 
     if not args.verbose:  # the demo prints the room itself; keep device chatter out of the way
         logging.getLogger().setLevel(logging.WARNING)
-    _run_async(run_demo(arc=args.arc, speed=args.speed, minutes=args.minutes))
+    address = args.listen or HostPort("127.0.0.1", 8080)
+
+    def setup(daemon: Daemon) -> None:
+        password = secrets.token_urlsafe(12)
+
+        async def first_login(d: Daemon) -> None:
+            assert d.store is not None
+            await asyncio.to_thread(d.store.add_user, "facilitator", password, "facilitator",
+                                    by="demo")  # fmt: skip
+
+        def listening(url: str) -> None:
+            print(
+                f"The tablet: {url}  (log in as facilitator, password {password}; "
+                "shown only now)",
+                flush=True,
+            )
+
+        daemon.services.append(("web", WebService(address, listening, before=first_login)))
+
+    _run_async(run_demo(arc=args.arc, speed=args.speed, minutes=args.minutes, setup=setup))
     return 0
+
+
+def _listen(value: str) -> HostPort:
+    """`--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one)."""
+    try:
+        address = HostPort.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
+    if address.port is None:
+        raise argparse.ArgumentTypeError(f"{value!r}: give HOST:PORT, e.g. 0.0.0.0:8080")
+    return address
 
 
 def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
@@ -176,6 +216,8 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
     run = sub.add_parser(
         "run", help="run the daemon", description="Run the room's daemon.", parents=[config]
     )
+    run.add_argument("--listen", type=_listen, metavar="HOST:PORT",
+                     help="where the web app listens (default: the config's web: section)")
     run.set_defaults(handler=cmd_run)
 
     demo = sub.add_parser(
@@ -197,6 +239,8 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
         default=None,
         help="stop after this many real minutes (default: the whole arc)",
     )
+    demo.add_argument("--listen", type=_listen, metavar="HOST:PORT",
+                      help="where the tablet listens (default 127.0.0.1:8080)")
     demo.set_defaults(handler=cmd_demo)
 
     apply = sub.add_parser(
@@ -212,6 +256,7 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
 
     register_session(sub, config, _open)
     register_clients(sub, config, _open)
+    register_tokens(sub, config, _open)
 
     user = sub.add_parser("user", help="manage logins", description="Manage logins.")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
