@@ -24,6 +24,7 @@ TOKEN_ROLES: tuple[TokenRole, ...] = ("facilitator", "readonly", "admin", "clien
 TOKEN_PREFIX = "rmt_"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 

@@ -15,10 +15,10 @@ from roomctl.model.prefs import COLOR_NAMES, LANGUAGES, Preferences
 from roomctl.model.prefs_report import overrides_for_arcs, summary
 from roomctl.preview.rows import PREVIEW_T0, device_json, start_events
 from roomctl.preview.svg import render_svg
-from roomctl.timeline.fold import Timeline
 from roomctl.store.clients import DEFAULT_CONSENT_SCOPE, Consent
 from roomctl.store.rows import Role
 from roomctl.store.tokens import TokenRole
+from roomctl.timeline.fold import Timeline
 from roomctl.web.auth import Admin, AnyCaller, Facilitator, Principal, WebDep
 from roomctl.web.context import Web
 from roomctl.web.views import ConsentBody, PreviewBody
@@ -169,9 +169,7 @@ async def arc_picture(
 
 
 @router.post("/clients/{client_id}/preview", summary="Try a colour on the room for a few seconds")
-async def preview(
-    client_id: str, body: PreviewBody, web: WebDep, who: AnyCaller
-) -> dict[str, Any]:
+async def preview(client_id: str, body: PreviewBody, web: WebDep, who: AnyCaller) -> dict[str, Any]:
     _scope(who, client_id)
     shown = web.preview.show(body.hue, body.saturation, body.brightness_pct, body.preferences)
     web.store.audit(who.who, "preview", client_id, {"lights": len(shown)})

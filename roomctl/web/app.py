@@ -4,6 +4,7 @@ readable sentences — JSON for the API, a dark page for a browser — never a t
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -34,7 +35,7 @@ def _wants_html(request: Request) -> bool:
     )
 
 
-def _error(request: Request, status: int, detail: object, headers: dict[str, str] | None = None
+def _error(request: Request, status: int, detail: object, headers: Mapping[str, str] | None = None
            ) -> Response:  # fmt: skip
     if _wants_html(request) and isinstance(detail, str):
         page = pages.TEMPLATES.TemplateResponse(
@@ -72,8 +73,10 @@ def build_app(web: Web) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else (
-            "There is nothing at this address."
+        detail = (
+            exc.detail
+            if exc.status_code != 404 or exc.detail != "Not Found"
+            else ("There is nothing at this address.")
         )
         return _error(request, exc.status_code, detail, exc.headers)
 
@@ -102,7 +105,7 @@ def build_app(web: Web) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:
-        log.exception("web: %s %s failed", request.method, request.url.path)
+        log.error("web: %s %s failed", request.method, request.url.path)
         return _error(request, 500, "Something went wrong inside roomctl; it is logged.")
 
     @app.middleware("http")

@@ -74,6 +74,8 @@ def _from_cookie(web: Web, raw: str) -> Principal | None:
     if not isinstance(data, dict) or data.get("s") in web.revoked:
         return None
     role, who, client_id = data.get("r"), data.get("u"), data.get("c")
+    if role not in ("admin", "facilitator", "readonly", "client"):
+        return None
     if role == "client":
         if not isinstance(client_id, str) or web.store.get_client(client_id) is None:
             return None

@@ -28,9 +28,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _cookie(response: Response, name: str, value: str, max_age: int = MAX_AGE_S) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="strict", path="/"
-    )
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict", path="/")
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -65,9 +63,7 @@ async def login(
     wait = web.throttle.wait_s(keys)
     if wait > 0:
         log.warning("login throttled for a user from %s (%.0f s)", address, wait)
-        return _login_page(
-            request, f"Too many failed tries. Please wait {wait:.0f} seconds.", 429
-        )
+        return _login_page(request, f"Too many failed tries. Please wait {wait:.0f} seconds.", 429)
     role = await asyncio.to_thread(web.store.verify_user, username, password)
     if role is None or role == "client":
         web.throttle.failed(keys)

@@ -1,4 +1,4 @@
-""""Try it": a colour and brightness shown on the room's lights for a few seconds, then faded
+""" "Try it": a colour and brightness shown on the room's lights for a few seconds, then faded
 back to what they showed, for a client choosing their preferences.
 
 The preview goes through the same clamp as a session (`scene_states`: the client's unsaved
@@ -74,12 +74,11 @@ class RoomPreview:
         target = (
             LightTarget(on=True, brightness_pct=brightness_pct, color_temp_k=2700)
             if hue is None
-            else LightTarget(on=True, brightness_pct=brightness_pct, hue=hue,
-                             saturation=saturation)  # fmt: skip
+            else LightTarget(on=True, brightness_pct=brightness_pct, hue=hue, saturation=saturation)
         )
         zones = {d.zone for d in self.room.devices if d.kind is DeviceKind.LIGHT}
         scene = Scene(name="preview", lights=dict.fromkeys(sorted(zones), target), fade_s=5)
-        states = {
+        states: dict[str, DeviceState] = {
             k: v
             for k, v in scene_states(self.room, scene, prefs).items()
             if isinstance(v, LightState)

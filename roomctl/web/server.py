@@ -63,8 +63,9 @@ class WebService:
         self.web = web = Web(daemon, load_secret(secret_path(daemon.store_path)), preview)
         if self.before is not None:
             await self.before(daemon)
+        self._app = app = build_app(web)
         config = uvicorn.Config(
-            build_app(web),
+            app,
             host=self.address.host,
             port=self.address.port_or(8080),
             log_level="warning",

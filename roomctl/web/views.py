@@ -13,12 +13,12 @@ from roomctl.model.prefs import Preferences
 
 __all__ = [
     "ArcView",
-    "EventView",
-    "SceneView",
     "CommandResult",
     "ConsentBody",
+    "EventView",
     "PhaseView",
     "PreviewBody",
+    "SceneView",
     "StartBody",
     "arc_view",
 ]

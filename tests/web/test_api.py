@@ -110,7 +110,9 @@ async def test_client_link_reaches_only_that_client(site: Site) -> None:
         assert r.json()["version"] == 1
         (v1,) = store.preference_history(mine)
         assert v1.consent is not None and v1.consent.given_by == mine
-        r = await phone.post(f"/api/clients/{mine}/preview", json={"hue": 225, "brightness_pct": 30})
+        r = await phone.post(
+            f"/api/clients/{mine}/preview", json={"hue": 225, "brightness_pct": 30}
+        )
         assert r.status_code == 200, r.text
     assert site.daemon.session is not None
     site.daemon.session.start("psilocybin", by="test", room=DARK_ROOM)

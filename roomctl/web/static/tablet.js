@@ -149,7 +149,7 @@ function render(s) {
   loadLog(sess);
   $("alerts").replaceChildren(...s.alerts.map((a) => el("p", { class: "alert", role: "alert", text: a.message })));
   $("devices").replaceChildren(...s.devices.map((d) => {
-    const reported = d.reported ? Object.entries(d.reported).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v * 10) / 10 : v}`).join(", ") : "not read yet";
+    const reported = d.reported ? Object.entries(d.reported).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v * 10) / 10 : v}`).join(", ") : "not read yet";
     return el("li", { "data-device": d.id },
       el("span", {}, el("span", { class: d.available ? "dot" : "dot down", "aria-hidden": "true" }),
         `${d.id}${d.available ? "" : " — not answering"}`),
