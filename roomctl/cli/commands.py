@@ -202,8 +202,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _listen(value: str) -> HostPort:
     """`--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one)."""
+    any_port = value.endswith(":0")
     try:
-        address = HostPort.parse(value)
+        address = HostPort.parse(value[:-2] if any_port else value)
+        if any_port:
+            address = HostPort(address.host, 0)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
     if address.port is None:
