@@ -8,6 +8,7 @@ event payload models (roomctl/model/events.py), so a bad body is a 422 naming th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -56,8 +57,10 @@ def _result(web: Web, event: Event, outcome: Outcome | None = None) -> CommandRe
     )
 
 
-def _command(web: Web, payload: Command, who: str) -> CommandResult:
-    return _result(web, web.control.command(payload, by=who))
+async def _command(web: Web, payload: Command, who: str) -> CommandResult:
+    event = web.control.command(payload, by=who)  # stored when it returns
+    await asyncio.sleep(0)  # the engine's workers, woken by the command, go first
+    return _result(web, event)
 
 
 @router.get("/state", summary="The room now: session, phase, times, devices, alerts")
@@ -166,6 +169,7 @@ async def start(body: StartBody, web: WebDep, who: Facilitator) -> RoomState:
 @router.post("/session/emergency", summary="Emergency: bright neutral light, music off, arc held")
 async def emergency(web: WebDep, who: Facilitator) -> CommandResult:
     outcome = web.control.emergency(True, by=who.who)
+    await asyncio.sleep(0)  # the engine's workers go first
     return _result(web, outcome.event, outcome)
 
 
@@ -177,46 +181,46 @@ async def clear_emergency(web: WebDep, who: Facilitator) -> CommandResult:
 
 @router.post("/session/extend", summary="The current phase lasts longer")
 async def extend(body: Extend, web: WebDep, who: Facilitator) -> CommandResult:
-    return _command(web, body, who.who)
+    return await _command(web, body, who.who)
 
 
 @router.post("/session/jump", summary="Jump to a phase")
 async def jump(body: Jump, web: WebDep, who: Facilitator) -> CommandResult:
-    return _command(web, body, who.who)
+    return await _command(web, body, who.who)
 
 
 @router.post("/session/cue", summary="A cue (talk, break, check-in) over the arc")
 async def cue(body: CueOn, web: WebDep, who: Facilitator) -> CommandResult:
-    return _command(web, body, who.who)
+    return await _command(web, body, who.who)
 
 
 @router.post("/session/note", summary="A timestamped note into the session")
 async def note(body: Note, web: WebDep, who: Facilitator) -> CommandResult:
     if not body.text.strip():
         raise HTTPException(422, "note: 'text' is empty")
-    return _command(web, body, who.who)
+    return await _command(web, body, who.who)
 
 
 @router.post("/session/mark", summary="A named moment (e.g. a supplemental dose)")
 async def mark(body: Mark, web: WebDep, who: Facilitator) -> CommandResult:
-    return _command(web, body, who.who)
+    return await _command(web, body, who.who)
 
 
 @router.post("/session/set", summary="Set one channel of one device (a manual override)")
 async def set_channel(body: Override, web: WebDep, who: Facilitator) -> CommandResult:
-    return _command(web, body, who.who)
+    return await _command(web, body, who.who)
 
 
 @router.post("/session/clear-overrides", summary="Drop manual overrides (one device or all)")
 async def clear_overrides(
     web: WebDep, who: Facilitator, body: Annotated[OverrideClear | None, Body()] = None
 ) -> CommandResult:
-    return _command(web, body or OverrideClear(), who.who)
+    return await _command(web, body or OverrideClear(), who.who)
 
 
 def _simple(path: str, make: Callable[[], Command], summary: str) -> None:
     async def endpoint(web: WebDep, who: Facilitator) -> CommandResult:
-        return _command(web, make(), who.who)
+        return await _command(web, make(), who.who)
 
     endpoint.__name__ = path.replace("-", "_")
     router.add_api_route(f"/session/{path}", endpoint, methods=["POST"], summary=summary)

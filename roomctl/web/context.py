@@ -53,7 +53,16 @@ class Web:
     revoked: set[str] = field(default_factory=set)  # cookie sessions logged out
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     min_update_s: float = 0.25  # SSE: at most a few updates per second
+    settle_s: float = 0.01  # SSE: let the engine's commands leave before the tablets are told
     ping_s: float = 15.0
+    _state: tuple[int, str] | None = None
+
+    def state_json(self, version: int) -> str:
+        """The room state as JSON, built once per hub version for every stream."""
+        cached = self._state
+        if cached is None or cached[0] != version:
+            cached = self._state = (version, self.daemon.state().model_dump_json())
+        return cached[1]
 
     @property
     def store(self) -> Store:

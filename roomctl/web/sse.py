@@ -24,7 +24,7 @@ async def state_stream(web: Web) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     yield f"retry: {RETRY_MS}\n\n"
     seen = hub.version
-    yield _frame(web.daemon.state().model_dump_json())
+    yield _frame(web.state_json(seen))
     last = loop.time()
     closing = asyncio.ensure_future(web.closing.wait())
     changed: asyncio.Future[int] | None = None
@@ -41,11 +41,11 @@ async def state_stream(web: Web) -> AsyncIterator[str]:
                 yield ": ping\n\n"
                 continue
             seen = changed.result()
-            wait = web.min_update_s - (loop.time() - last)
-            if wait > 0:  # a burst of changes becomes one update
-                await asyncio.sleep(wait)
-                seen = hub.version
-            yield _frame(web.daemon.state().model_dump_json())
+            # the devices first: the engine's commands leave before the tablets are told; a
+            # burst of changes becomes one update
+            await asyncio.sleep(max(web.settle_s, web.min_update_s - (loop.time() - last)))
+            seen = hub.version
+            yield _frame(web.state_json(seen))
             last = loop.time()
     finally:
         for task in (closing, changed):
