@@ -46,7 +46,7 @@ import itertools
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,11 +59,10 @@ from roomctl.control.session import SessionControl
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
 from roomctl.model.arc import format_hmm
-from roomctl.model.library import EXAMPLE_CONFIG, PACKAGE_SCENES, Library, load_library
+from roomctl.model.library import EXAMPLE_CONFIG, Library, load_library
 from roomctl.model.state import DeviceState
 from roomctl.mqtt.bus import MqttBus
-from roomctl.sim.broker import Broker
-from roomctl.sim.demo import demo_favorites
+from roomctl.sim.demo import DemoRoom
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.sonos import SonosEmulator
 from roomctl.sim.z2m import Z2MLightEmulator, Z2MThermostatEmulator
@@ -148,69 +147,6 @@ class LockstepClock(VirtualClock):
 # ------------------------------------------------------------------------------ the room
 
 
-@dataclass
-class Room:
-    folder: Path
-    broker: Broker
-    clock: LockstepClock
-    kasa: dict[str, KasaEmulator] = field(default_factory=dict)
-    sonos: SonosEmulator | None = None
-    ceiling: Z2MLightEmulator | None = None
-    radiator: Z2MThermostatEmulator | None = None
-
-    def config(self) -> dict[str, Any]:
-        k = self.kasa
-        assert self.sonos is not None
-        return {
-            "room": {"id": "bench", "name": "Fade budget room"},
-            "devices": [
-                {
-                    "id": "lamp",
-                    "driver": "kasa",
-                    "host": k["lamp"].address,
-                    "zone": "lamp",
-                    "model": "color_bulb",
-                },
-                {
-                    "id": "reading",
-                    "driver": "kasa",
-                    "host": k["reading"].address,
-                    "zone": "lamp",
-                    "model": "dimmer",
-                },
-                {
-                    "id": "strip",
-                    "driver": "kasa",
-                    "host": k["strip"].address,
-                    "zone": "accent",
-                    "model": "strip",
-                },
-                {
-                    "id": "ceiling",
-                    "driver": "z2m_light",
-                    "topic": "zigbee2mqtt/ceiling",
-                    "zone": "ceiling",
-                },
-                {
-                    "id": "speakers",
-                    "driver": "sonos",
-                    "host": self.sonos.address,
-                    "zone": "speakers",
-                },
-                {
-                    "id": "radiator",
-                    "driver": "z2m_thermostat",
-                    "topic": "zigbee2mqtt/radiator",
-                    "zone": "climate",
-                },
-            ],
-            "safety": example_safety(),
-            "storage": {"path": str(self.folder / "roomctl.db")},
-            "mqtt": {"host": self.broker.host, "port": self.broker.port},
-            "scenes_dir": str(PACKAGE_SCENES),
-        }
-
-
 def example_safety() -> dict[str, Any]:
     """The safety settings of the shipped config.example.yaml (read, not copied)."""
     example = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
@@ -218,45 +154,13 @@ def example_safety() -> dict[str, Any]:
     return safety
 
 
-@contextlib.asynccontextmanager
-async def emulated_room(clock: LockstepClock) -> AsyncIterator[Room]:
-    folder = Path(tempfile.mkdtemp(prefix="roomctl-bench-"))
-    async with Broker.start() as broker, contextlib.AsyncExitStack() as stack:
-        room = Room(folder, broker, clock)
-        for dev_id, model, host in (
-            ("lamp", "color_bulb", "127.0.0.141"),
-            ("reading", "dimmer", "127.0.0.142"),
-            ("strip", "strip", "127.0.0.143"),
-        ):
-            emu = KasaEmulator(
-                model,  # type: ignore[arg-type]  # literal models from the table above
-                host,
-                0,
-                alias=f"Bench {dev_id}",
-                time_fn=clock.monotonic,
-            )
-            await emu.start()
-            stack.push_async_callback(emu.stop)
-            room.kasa[dev_id] = emu
-        room.sonos = SonosEmulator(
-            "127.0.0.151",
-            room_name="Bench Session Room",
-            favorites=demo_favorites(),  # named as the shipped scenes ask
-            volume=0,
-            clock=clock,
-        )
-        await room.sonos.start()
-        stack.push_async_callback(room.sonos.stop)
-        room.ceiling = Z2MLightEmulator(
-            broker.host, broker.port, "zigbee2mqtt/ceiling", clock=clock
-        )
-        room.radiator = Z2MThermostatEmulator(
-            broker.host, broker.port, "zigbee2mqtt/radiator", local_temperature=20.0, clock=clock
-        )
-        for mqtt_emu in (room.ceiling, room.radiator):
-            await mqtt_emu.start()
-            stack.push_async_callback(mqtt_emu.stop)
-        yield room
+def bench_config(room: DemoRoom) -> dict[str, Any]:
+    """The demo room without its thermostat, with the shipped example's safety settings."""
+    cfg: dict[str, Any] = room.config()
+    cfg["room"] = {"id": "bench", "name": "Fade budget room"}
+    cfg["safety"] = example_safety()
+    cfg.pop("clock", None)
+    return cfg
 
 
 # ------------------------------------------------------------------------ wire analysis
@@ -517,9 +421,11 @@ async def _drive(
 async def play_arc(session_s: float | None) -> Run:
     """Play the arc (or its first `session_s` seconds) and read the emulators' logs."""
     clock = LockstepClock(T_START, parties=0)  # parties set once the devices are known
-    async with emulated_room(clock) as room:
+    folder = Path(tempfile.mkdtemp(prefix="roomctl-bench-"))
+    async with DemoRoom.start(clock, folder, emulator_clock=clock, thermostat=False) as room:
         config_path = room.folder / "config.yaml"
-        config_path.write_text(yaml.safe_dump(room.config(), sort_keys=False), encoding="utf-8")
+        text = yaml.safe_dump(bench_config(room), sort_keys=False)
+        config_path.write_text(text, encoding="utf-8")
         lib: Library = load_library(config_path)
         arc = lib.arc(ARC)
         end_arc = arc.nominal_end
@@ -573,7 +479,7 @@ async def play_arc(session_s: float | None) -> Run:
             kasa_report("reading", room.kasa["reading"], length),
             kasa_report("strip", room.kasa["strip"], length),
             z2m_light_report("ceiling", room.ceiling, length),
-            sonos_report("speakers", room.sonos, length),
+            sonos_report("speakers", room.sonos.coordinator, length),
             z2m_thermostat_report("radiator", room.radiator, length),
         ]
         return Run(reports, length, real_s, clock.steps, counts, external)

@@ -84,20 +84,6 @@ def small_disk(tmp_path: Path, size_kib: int = 1024) -> Iterator[SmallDisk]:
 
 async def start(config: Path, clock: Any, **kwargs: Any) -> Any:
     """A daemon on `config` as tests/test_daemon.py starts one, with Daemon keyword arguments."""
-    import asyncio
+    from tests.test_daemon import start_daemon
 
-    from roomctl.control.daemon import Daemon
-    from roomctl.model.library import load_library
-    from tests.test_daemon import Running, settings_for
-
-    before = asyncio.all_tasks()
-    daemon = Daemon(load_library(config), clock, settings=settings_for(clock), **kwargs)
-    stop = asyncio.Event()
-    task = asyncio.create_task(daemon.run(stop), name="daemon-under-test")
-    ready = asyncio.ensure_future(daemon.ready.wait())
-    await asyncio.wait({ready, task}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-    ready.cancel()
-    if task.done():
-        task.result()
-    assert daemon.ready.is_set(), "the daemon did not get ready within 15 s"
-    return Running(daemon, stop, task, before)
+    return await start_daemon(config, clock, **kwargs)

@@ -8,7 +8,7 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import yaml
 from roomctl.cli.main import main
 from roomctl.clock import SystemClock
 from roomctl.sim.demo import DemoRoom
+from tests.helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICES = ["lamp", "reading", "strip", "ceiling", "speakers", "radiator", "room-heat"]
@@ -196,10 +197,3 @@ async def test_apply_as_a_process(rig: Rig) -> None:
     assert_calm(rig.room, skip=("reading",))
 
 
-async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll (real time) until `condition()` holds; fail after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.02)

@@ -66,3 +66,30 @@ def test_a_bad_range_is_refused_when_the_parser_is_built() -> None:
         seconds(10, 1)
     with pytest.raises(ValueError, match="bad range"):
         seconds(0, float("inf"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--transition", "nan", "not a finite number"),
+        ("--transition", "1e308", "outside 0..14400 s"),
+        ("--transition", "-5", "outside 0..14400 s"),
+        ("--timeout", "-1", "outside 0.1..600 s"),
+    ],
+)
+def test_apply_refuses_bad_durations_in_one_line(option: str, value: str, words: str) -> None:
+    """Regressions: these were tracebacks (nan, 1e308) or accepted (-5, -1)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "config.example.yaml"
+    argv = ["apply", "calm", "--config", str(example), option, value]
+    cmd = [sys.executable, "-m", "roomctl", *argv]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"argument {option}" in lines[0] and words in lines[0]
+    assert "Traceback" not in proc.stderr

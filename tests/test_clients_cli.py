@@ -310,7 +310,7 @@ def test_preview_rehearses_with_a_stored_clients_preferences(room: Path) -> None
     assert from_file == {**data, "client": None, "preferences_version": None}
     # without preferences: the documented list of rows, and nothing overridden
     plain = json.loads(ok("preview", "mdma", "--json", "--at", "1:00", cwd=room))
-    assert isinstance(plain, list) and plain[0]["devices"]["radiator"] == {"setpoint_c": 21.0}
+    assert isinstance(plain, list) and plain[0]["devices"]["radiator"] == {"setpoint_c": 20.0}
     assert "override" not in ok("preview", "mdma", "--at", "1:00", cwd=room)
     done = cli("preview", "mdma", "--client", cid, "--prefs", "prefs.yaml", cwd=room)
     assert done.returncode == 2 and "not allowed with argument" in done.stderr

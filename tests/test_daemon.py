@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from roomctl.model.events import EventKind
 from roomctl.model.library import load_library
 from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
 from roomctl.sim.demo import DemoRoom
+from tests.helpers import until
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = 200.0
@@ -122,9 +123,11 @@ def settings_for(clock: Clock) -> EngineSettings:
     )
 
 
-async def start_daemon(config: Path, clock: Clock) -> Running:
+async def start_daemon(config: Path, clock: Clock, **kwargs: Any) -> Running:
+    """A daemon on `config`, ready; `kwargs` are more Daemon keyword arguments."""
     before = asyncio.all_tasks()
-    daemon = Daemon(load_library(config), clock, settings=settings_for(clock), poll_s=1.0)
+    options: dict[str, Any] = {"settings": settings_for(clock), "poll_s": 1.0, **kwargs}
+    daemon = Daemon(load_library(config), clock, **options)
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop), name="daemon-under-test")
     ready = asyncio.ensure_future(daemon.ready.wait())
@@ -150,21 +153,6 @@ async def stop_daemon(run: Running, timeout_s: float = 5.0) -> None:
         await asyncio.wait({run.task}, timeout=timeout_s)
         pytest.fail(f"the daemon did not stop within {timeout_s:g} s:\n{stacks.getvalue()}")
     run.task.result()  # ended without an exception
-
-
-async def until(
-    condition: Callable[[], bool], timeout_s: float, what: Callable[[], object] | str = ""
-) -> float:
-    """Poll (real time) until `condition()` holds; return the seconds it took."""
-    began = time.monotonic()
-    deadline = began + timeout_s
-    while True:
-        if condition():
-            return time.monotonic() - began
-        if time.monotonic() > deadline:
-            detail = what() if callable(what) else what
-            pytest.fail(f"not within {timeout_s:g} s: {detail}")
-        await asyncio.sleep(0.02)
 
 
 # ------------------------------------------------------- emulator vs desired
@@ -290,7 +278,7 @@ async def test_the_room_follows_the_session(running: Running, rig: Rig) -> None:
     running.command(EventKind.ADVANCE)
     running.command(EventKind.EXTEND, {"minutes": 120})  # no phase change during the test
     assert running.session.snapshot().status.phase == "pre-onset"
-    await until(lambda: light(running, "lamp").brightness_pct < 42, 5, "the fade under way")
+    await until(lambda: (light(running, "lamp").brightness_pct or 0) < 42, 5, "the fade under way")
     for _ in range(3):  # sampled along the fade: within a little more than one step
         assert not mismatches(room, running.desired(), tol=5.0)
         await asyncio.sleep(0.15)

@@ -17,7 +17,8 @@ from roomctl.model.state import LightState, PlayerState
 from roomctl.sim.demo import DemoRoom
 from roomctl.timeline.fold import Timeline
 from tests.faults import start, write_config
-from tests.test_daemon import ROOT, follows, run_cli, stop_daemon, until
+from tests.helpers import until
+from tests.test_daemon import ROOT, follows, run_cli, stop_daemon
 
 HARSH = """\
 name: harsh

@@ -17,7 +17,8 @@ from roomctl.model.library import load_library
 from roomctl.sim.demo import DemoRoom
 from roomctl.store.store import Store
 from tests.faults import small_disk, start, write_config
-from tests.test_daemon import DARK_ROOM, ROOT, emergency_shown, run_cli, stop_daemon, until
+from tests.helpers import until
+from tests.test_daemon import DARK_ROOM, ROOT, emergency_shown, run_cli, stop_daemon
 
 
 async def test_emergency_without_a_session_acts_and_clears_back_calmly(tmp_path: Path) -> None:
@@ -40,12 +41,16 @@ async def test_emergency_without_a_session_acts_and_clears_back_calmly(tmp_path:
             assert ("emergency_on", "test") in actions
 
             run.session.command(EventKind.EMERGENCY_CLEAR, by="test")
-            await asyncio.sleep(0.5)  # half way through the 2 s fade: between, not jumped
-            assert before["brightness"] < lamp.state["brightness"] < 100, lamp.state
+            seen: list[int] = []  # the lamp's brightness as it goes back: a fade, not a jump
             shown = ("on", "brightness", "color_temp")
-            await until(
-                lambda: all(lamp.state[k] == before[k] for k in shown), 5, lambda: lamp.state
-            )
+
+            def back() -> bool:
+                seen.append(lamp.state["brightness"])
+                return all(lamp.state[k] == before[k] for k in shown)
+
+            await until(back, 10, lambda: lamp.state)
+            between = [b for b in seen if before["brightness"] < b < 100]
+            assert between, seen  # it passed through levels between the emergency and before
             assert ("emergency_clear", "test") in [
                 (a.action, a.who) for a in store.audit_log(limit=10)
             ]

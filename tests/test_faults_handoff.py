@@ -19,7 +19,8 @@ from roomctl.clock import SystemClock
 from roomctl.control.paths import socket_paths
 from roomctl.sim.demo import DemoRoom
 from tests.faults import start, write_config
-from tests.test_daemon import ROOT, emergency_shown, follows, run_cli, stop_daemon, until
+from tests.helpers import until
+from tests.test_daemon import ROOT, emergency_shown, follows, run_cli, stop_daemon
 
 HEAVY = ("pydantic", "kasa", "soco", "aiomqtt", "paho")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import re
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from roomctl.cli.output import confirm, write_private
 from roomctl.errors import RoomctlError
 from roomctl.model.library import Library, load_preferences
 from roomctl.model.prefs import Preferences
@@ -53,25 +53,6 @@ def _when(t: float) -> str:
 def _live(store: Store, client_id: str) -> str | None:
     """The client's label; StoreError if there is no such client (or it was deleted)."""
     return store.live_client(client_id).label
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write health data owner-only (0600), whatever the umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
-def _confirm(question: str, refusal: str) -> bool:
-    """Ask `question` at a terminal; without one raise RoomctlError(`refusal`)."""
-    if not sys.stdin.isatty():
-        raise RoomctlError(refusal)
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        answer = ""
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _print_overrides(found: list[str]) -> None:
@@ -197,7 +178,7 @@ def _set_prefs(args: argparse.Namespace, opener: Opener) -> int:
                 f"client prefs --set needs the client's consent: add --consent (or --consent "
                 f"TEXT saying what {args.id} agreed to), or run it at a terminal to confirm"
             )
-            if not _confirm(question, refusal):
+            if not confirm(question, refusal):
                 print("nothing saved: no consent")
                 return 1
             scope = DEFAULT_CONSENT_SCOPE
@@ -218,7 +199,7 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    _write_private(Path(args.out), text)
+    write_private(Path(args.out), text)
     n = len(exported["preferences"])
     print(f"client {args.id} exported to {args.out} ({n} preference version{'s' * (n != 1)})")
     return 0
@@ -234,7 +215,7 @@ def cmd_delete(args: argparse.Namespace, opener: Opener) -> int:
             f"version{'s' * (n != 1)} with their consent records, for good (sessions and the "
             "audit log keep the id only)"
         )
-        if not args.yes and not _confirm(
+        if not args.yes and not confirm(
             f"Delete {what}?", f"client delete removes {what}; add --yes to confirm"
         ):
             print("nothing deleted")

@@ -13,7 +13,9 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from roomctl.cli.client_cli import register_clients
+from roomctl.cli.argtypes import seconds
+from roomctl.cli.client_cli import preview_preferences, register_clients
+from roomctl.cli.overview_cli import register_overview
 from roomctl.cli.session_cli import register_session
 from roomctl.cli.token_cli import register_tokens
 from roomctl.clock import Clock, ScaledClock, SystemClock
@@ -22,6 +24,7 @@ from roomctl.errors import SessionError
 from roomctl.model.address import HostPort
 from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
+from roomctl.model.prefs import NO_PREFERENCES
 from roomctl.model.state import DeviceState
 from roomctl.store.store import ROLES, Store
 
@@ -46,6 +49,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from roomctl.control.daemon import Daemon
+    from roomctl.mqtt_api.service import run as mqtt_api
     from roomctl.web.server import WebService
 
     lib = load_library(find_config(args.config))
@@ -57,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _stop_on_signals(stop)
         daemon = Daemon(lib, room_clock(lib))
         daemon.services.append(("web", WebService(address)))
+        daemon.services.append(("mqtt-api", mqtt_api))
         await daemon.run(stop)
 
     _run_async(main())
@@ -85,7 +90,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
     lib = load_library(find_config(args.config))
     room = lib.room
     scene = lib.scene(args.scene)
-    states = scene_states(room, scene)
+    prefs = NO_PREFERENCES
+    if args.client:
+        from roomctl.model.prefs_report import overrides
+
+        _, version, prefs = preview_preferences(args)  # refuses unknown or deleted clients
+        print(f"client {args.client}: preferences v{version}")
+        found = overrides(prefs, room.safety)
+        if found:
+            print("The room's limits override some of the client's choices:")
+            print("\n".join(f"  - {sentence}" for sentence in found))
+    states = scene_states(room, scene, prefs)
     transition = args.transition if args.transition is not None else scene.fade_s
     if _apply_in_session(args, lib, states, transition):
         return 0
@@ -253,13 +268,25 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
         parents=[config],
     )
     apply.add_argument("scene", metavar="SCENE")
-    apply.add_argument("--transition", type=float, metavar="S", help="fade in seconds")
-    apply.add_argument("--timeout", type=float, default=15.0, metavar="S")
+    apply.add_argument(
+        "--transition", type=seconds(0, 4 * 3600), metavar="S", help="fade in seconds (0-14400)"
+    )
+    apply.add_argument(
+        "--timeout",
+        type=seconds(0.1, 600),
+        default=15.0,
+        metavar="S",
+        help="how long to wait for each device (default 15 s)",
+    )
+    apply.add_argument(
+        "--client", metavar="ID", help="with the client's latest preferences (rehearsal)"
+    )
     apply.set_defaults(handler=cmd_apply)
 
     register_session(sub, config, _open)
     register_clients(sub, config, _open)
     register_tokens(sub, config, _open)
+    register_overview(sub, config)
 
     user = sub.add_parser("user", help="manage logins", description="Manage logins.")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")

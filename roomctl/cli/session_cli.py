@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roomctl.cli.output import confirm, write_private
 from roomctl.errors import SessionError
 from roomctl.model.events import CHANNELS, EventKind
 from roomctl.model.library import Library
@@ -52,6 +52,13 @@ def _minutes(text: str) -> float:
         raise argparse.ArgumentTypeError(f"minutes must be a number, got {text!r}") from None
 
 
+def _cue_minutes(text: str) -> float:
+    minutes = _minutes(text)
+    if not 0 < minutes <= 60:
+        raise argparse.ArgumentTypeError(f"minutes must be above 0 and at most 60, got {text!r}")
+    return minutes
+
+
 def _value(text: str) -> bool | float:
     if text in ("true", "false", "on", "off"):
         return text in ("true", "on")
@@ -84,8 +91,18 @@ def _event(args: argparse.Namespace) -> tuple[EventKind, dict[str, Any]]:
         return EventKind.JUMP, {"phase": args.phase}
     if verb == "cue":
         return EventKind.CUE_ON, {"cue": args.name}
+    if verb == "supplemental":
+        return EventKind.MARK, {"name": "supplemental"}
+    if verb == "mark":
+        data: dict[str, Any] = {"name": " ".join(args.name)}
+        if args.cue is not None:
+            data |= {"cue": args.cue, "cue_s": args.minutes * 60.0}
+        return EventKind.MARK, data
     if verb == "note":
-        return EventKind.NOTE, {"text": " ".join(args.text)}
+        note: dict[str, Any] = {"text": " ".join(args.text)}
+        if args.shareable:
+            note["shareable"] = True
+        return EventKind.NOTE, note
     if verb == "set":
         return EventKind.OVERRIDE, {"device": args.device, "channel": args.channel,
                                     "value": args.value}  # fmt: skip
@@ -161,12 +178,34 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
-    # health data: owner only, whatever the umask
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_private(out, text)  # health data: owner only
     print(f"session {args.id} exported to {out} ({len(exported['events'])} events)")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace, opener: Opener) -> int:
+    from roomctl.cli.commands import room_clock
+    from roomctl.record import build_record, record_html, record_json, session_prefs
+
+    lib, store = opener(args)
+    with store:
+        record = build_record(
+            store, lib, args.id, client_copy=args.client_copy, now=room_clock(lib).now()
+        )
+        prefs = session_prefs(store, record)  # the picture's arc as planned for the client
+        what = {"client_copy": args.client_copy, "html": bool(args.html), "json": bool(args.json)}
+        store.audit(_by(args), "export_record", record.session_id, what)
+    copy = "the client's copy of " if args.client_copy else ""
+    if args.json:
+        write_private(Path(args.json), record_json(record))
+        print(f"{copy}session {record.session_id}'s record written to {args.json} (JSON)")
+    if args.html:
+        write_private(Path(args.html), record_html(record, lib, prefs=prefs))
+        print(f"{copy}session {record.session_id}'s record written to {args.html} (HTML)")
+    if not args.json and not args.html:
+        from roomctl.record.text import record_text
+
+        print(record_text(record))
     return 0
 
 
@@ -175,13 +214,11 @@ def cmd_purge(args: argparse.Namespace, opener: Opener) -> int:
         f"every session that ended more than {args.older_than:g} days ago (and sessions "
         "abandoned that long), with their events and notes, for good"
     )
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise SessionError(f"purge deletes {what}; add --yes to confirm")
-        answer = input(f"Delete {what}? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 1
+    if not args.yes and not confirm(
+        f"Delete {what}?", f"purge deletes {what}; add --yes to confirm"
+    ):
+        print("nothing deleted")
+        return 1
     _, store = opener(args)
     with store:
         ids = store.purge_sessions(args.older_than * 86400.0, by=_by(args))
@@ -238,8 +275,29 @@ def register_session(
     verb("cue", "put a cue scene (talk, break, check-in, …) over the arc", cmd_steer).add_argument(
         "name", metavar="NAME", help="cue scene name"
     )
-    verb("note", "add a note to the session record", cmd_steer).add_argument(
-        "text", metavar="TEXT", nargs="+", help="the note (words are joined)"
+    verb(
+        "supplemental",
+        "record the supplemental dose given now (MDMA): a short, gentle cue runs and ends by "
+        "itself; the arc and the music carry on",
+        cmd_steer,
+    )
+    mark = verb(
+        "mark",
+        "record a named moment now; a marker of the arc with a cue runs that cue",
+        cmd_steer,
+    )
+    mark.add_argument("name", metavar="NAME", nargs="+", help="the moment (words are joined)")
+    mark.add_argument("--cue", metavar="SCENE", help="run this cue scene for --minutes")
+    mark.add_argument(
+        "--minutes", type=_cue_minutes, default=10.0, metavar="MIN",
+        help="how long --cue runs before it ends by itself (default 10)",
+    )  # fmt: skip
+    note = verb("note", "add a note to the session record", cmd_steer)
+    note.add_argument("text", metavar="TEXT", nargs="+", help="the note (words are joined)")
+    note.add_argument(
+        "--shareable",
+        action="store_true",
+        help="the client's own copy of the record may show it (staff notes stay out otherwise)",
     )
     set_ = verb("set", "set one channel of a device by hand (until the phase ends)", cmd_steer)
     set_.add_argument("device", metavar="DEVICE", help="device id")
@@ -252,6 +310,19 @@ def register_session(
     export = verb("export", "export a session and its events as JSON", cmd_export)
     export.add_argument("id", metavar="ID", help="session id (see session list)")
     export.add_argument("--out", metavar="FILE", help="write to FILE (0600) instead of stdout")
+    record = verb(
+        "record",
+        "a session's record: phases as they ran, cues, emergencies, notes, tracks, who did what",
+        cmd_record,
+    )
+    record.add_argument("id", metavar="ID", help="session id (see session list)")
+    record.add_argument("--html", metavar="FILE", help="write one self-contained page (0600)")
+    record.add_argument("--json", metavar="FILE", help="write the record as JSON (0600)")
+    record.add_argument(
+        "--client-copy",
+        action="store_true",
+        help="the client's integration copy: only the notes marked shareable",
+    )
     purge = verb("purge", "delete old sessions and their events for good", cmd_purge)
     purge.add_argument(
         "--older-than", type=_days, required=True, metavar="DAYS",

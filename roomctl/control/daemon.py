@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from roomctl.clock import Clock, SessionClock
+from roomctl.control.heat import HeatResponse
 from roomctl.control.lock import DaemonLock
 from roomctl.control.paths import socket_paths, store_path
 from roomctl.control.room_state import RoomState, StateHub, room_state
 from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
 from roomctl.control.storage import open_store
-from roomctl.devices.base import Thermostat
+from roomctl.control.tracks import TRACK_POLL_S, watch_tracks
+from roomctl.devices.base import Device, Thermostat
 from roomctl.devices.climate import ClimateAlert, ClimateWatch
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
@@ -58,6 +60,7 @@ class Daemon:
         poll_s: float = 1.0,
         record_retry_s: float = 1.0,
         climate_check_s: float = CLIMATE_CHECK_S,
+        track_poll_s: float = TRACK_POLL_S,
     ) -> None:
         self.lib = lib
         self.clock = clock if isinstance(clock, SessionClock) else SessionClock(clock)
@@ -71,6 +74,7 @@ class Daemon:
         self.poll_s = poll_s
         self.record_retry_s = record_retry_s
         self.climate_check_s = climate_check_s
+        self.track_poll_s = track_poll_s  # how often the speakers' tracks are read in a session
         self.store: Store | None = None
         self.read_only: str | None = None  # why the database is open read-only
         self.bus: MqttBus | None = None
@@ -78,11 +82,13 @@ class Daemon:
         self.engine: Engine | None = None
         self.server: CommandServer | None = None
         self.climate: ClimateWatch | None = None
+        self.heat: HeatResponse | None = None  # heat alerts into the session: cooling
+        self.devices: dict[str, Device] = {}  # the drivers, once built
         # Told of every change a face shows (a command, a device's health, an alert).
         self.hub = StateHub()
         # Faces and helpers that run beside the engine for the daemon's life (the web app,
         # MQTT): (name, coroutine function given the daemon), started once the room runs.
-        self.services: list[tuple[str, Hook]] = []
+        self.services: list[tuple[str, Hook]] = [("tracks", watch_tracks)]
         self.ready = asyncio.Event()
         self._recorded = asyncio.Event()
 
@@ -96,7 +102,7 @@ class Daemon:
             self.store, self.read_only = open_store(self.store_path, self.clock)
             try:
                 await self._start_bus()
-                devices = build_devices(room, self.bus, self.clock)
+                self.devices = devices = build_devices(room, self.bus, self.clock)
                 self.session = session = SessionControl(self.lib, self.store, self.clock)
                 session.refresh()
                 if session.events:  # never before the session's own past
@@ -111,11 +117,24 @@ class Daemon:
                 )
                 session.shown = self._shown
                 session.listeners += [self.engine.wake, self._recorded.set, self.hub.changed]
-                thermostats = [d for d in devices.values() if isinstance(d, Thermostat)]
+                # a relay thermostat's room sensor first: it tells the room's temperature
+                relay = {d.id for d in room.devices if d.driver == "relay_thermostat"}
+                thermostats = sorted(
+                    (d for d in devices.values() if isinstance(d, Thermostat)),
+                    key=lambda d: d.device_id not in relay,
+                )
                 if thermostats:
                     band, every = room.safety.temperature_c, self.climate_check_s
-                    self.climate = ClimateWatch(thermostats, band, self.clock, interval_s=every)
+                    self.climate = ClimateWatch(
+                        thermostats,
+                        band,
+                        self.clock,
+                        interval_s=every,
+                        clear_after_s=room.heat.clear_after_s,
+                    )
                     self.climate.listeners.append(self._climate_changed)
+                    self.heat = HeatResponse(session, self.climate)
+                    self.climate.heat_alert_c = self.heat.heat_alert_c
                 self.server = CommandServer(session, socket_paths(self.store_path), self._changed)
                 await self.server.start()
                 log.info(
@@ -152,8 +171,10 @@ class Daemon:
     def state(self) -> RoomState:
         """The room as the faces show it, now."""
         assert self.session is not None and self.engine is not None
-        alerts = self.climate.alerts if self.climate is not None else ()
-        return room_state(self.session, self.engine.health(), alerts, self.read_only)
+        climate = self.climate
+        alerts = climate.alerts if climate is not None else ()
+        temperature = climate.temperature_c if climate is not None else None
+        return room_state(self.session, self.engine.health(), alerts, self.read_only, temperature)
 
     def _climate_changed(self, raised: list[ClimateAlert], cleared: list[ClimateAlert]) -> None:
         del raised, cleared
@@ -182,6 +203,8 @@ class Daemon:
             ]
             if self.climate is not None:
                 tasks.append(tg.create_task(self.climate.run(), name="climate-watch"))
+            if self.heat is not None:
+                tasks.append(tg.create_task(self.heat.run(self.hub), name="heat-response"))
             tasks += [tg.create_task(run(self), name=name) for name, run in self.services]
             if on_ready is not None:
                 tasks.append(tg.create_task(on_ready(self), name="on-ready"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from roomctl.model.color import lerp_brightness, lerp_mired
+from roomctl.control.fade import fade_light
 from roomctl.model.config import RoomConfig
 from roomctl.model.scene import Scene
 from roomctl.model.state import DeviceState, LightState, PlayerState, SwitchState
@@ -72,36 +72,7 @@ class RoomEmergency:
             if isinstance(state, PlayerState):
                 out[dev_id] = state  # the music stays paused: nothing starts by itself
             elif isinstance(state, LightState) and isinstance(back, LightState):
-                out[dev_id] = _toward(state, back, p)
+                out[dev_id] = fade_light(state, back, p)
             elif isinstance(state, SwitchState) and isinstance(back, SwitchState):
                 out[dev_id] = back if p >= 1.0 else state
         return out
-
-
-def _toward(a: LightState, b: LightState, p: float) -> LightState:
-    """A light fading from `a` toward `b` (CIE L* brightness, mireds)."""
-    if p >= 1.0:
-        return b
-    a_pct = a.brightness_pct if a.on and a.brightness_pct is not None else 0.0
-    b_pct = (b.brightness_pct if b.brightness_pct is not None else 100.0) if b.on else 0.0
-    pct = round(lerp_brightness(a_pct, b_pct, p), 2)
-    if pct < 0.5:
-        return LightState(on=False)
-    if a.color_temp_k is not None and b.color_temp_k is not None:
-        kelvin = round(lerp_mired(a.color_temp_k, b.color_temp_k, p))
-        return LightState(on=True, brightness_pct=pct, color_temp_k=kelvin)
-    if b.on and (b.hue is not None or b.color_temp_k is not None) and p >= 0.5:
-        return LightState(
-            on=True,
-            brightness_pct=pct,
-            color_temp_k=b.color_temp_k,
-            hue=b.hue,
-            saturation=b.saturation,
-        )
-    return LightState(
-        on=True,
-        brightness_pct=pct,
-        color_temp_k=a.color_temp_k,
-        hue=a.hue,
-        saturation=a.saturation,
-    )

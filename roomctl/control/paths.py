@@ -12,18 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from roomctl.model.files import config_candidates
+
 __all__ = ["config_candidates", "lock_paths", "socket_paths", "store_path"]
-
-
-def config_candidates(explicit: str | None) -> list[Path]:
-    """The config file to use, in order: --config, $ROOMCTL_CONFIG, ./config.yaml,
-    /etc/roomctl/config.yaml (the first two are taken as given, the others if they exist)."""
-    if explicit:
-        return [Path(explicit)]
-    env = os.environ.get("ROOMCTL_CONFIG")
-    if env:
-        return [Path(env)]
-    return [p for p in (Path("config.yaml"), Path("/etc/roomctl/config.yaml")) if p.exists()]
 
 
 def store_path(config_file: Path, storage_path: str) -> Path:

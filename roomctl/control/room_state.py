@@ -49,6 +49,8 @@ class SessionView(_View):
     to_next_phase_s: float | None  # None while held, or in an open-ended last phase
     held: bool
     cue: str | None
+    cue_ends_at: float | None  # a timed cue (e.g. the supplemental dose's) ends by itself
+    cooling: bool  # a heat alert is on: the cooling devices act
     ended: bool
     started_at: float
 
@@ -76,7 +78,11 @@ class RoomState(_View):
     room_name: str
     at: float
     session: SessionView | None
+    # The scene the room shows: "emergency", a cue, the phase's scene; with no session the
+    # scene asked for (MQTT, the tablet), else None.
+    scene: str | None
     emergency: bool
+    temperature_c: float | None  # the room's, from its thermostats' sensors; None: unknown
     alerts: list[AlertView]
     devices: list[DeviceView]
 
@@ -86,6 +92,7 @@ def room_state(
     health: Mapping[str, DeviceHealth],
     climate: Sequence[ClimateAlert] = (),
     read_only: str | None = None,
+    temperature_c: float | None = None,
 ) -> RoomState:
     now = control.now()
     snap = control.snapshot(now)
@@ -110,6 +117,8 @@ def room_state(
             to_next_phase_s=None if st.phase_ends_at is None else max(0.0, st.phase_ends_at - now),
             held=st.held,
             cue=st.cue,
+            cue_ends_at=st.cue_ends_at,
+            cooling=st.cooling,
             ended=st.ended,
             started_at=st.started_at,
         )
@@ -146,15 +155,31 @@ def room_state(
     if control.clock_note:
         note = control.clock_note
         alerts.append(AlertView(kind="clock", device_id=None, message=note, since=None))
+    emergency = control.emergency_on
     return RoomState(
         room_id=room.room.id,
         room_name=room.room.name or room.room.id,
         at=now,
         session=session,
-        emergency=control.emergency_on,
+        scene=_scene(control, session, emergency),
+        emergency=emergency,
+        temperature_c=temperature_c,
         alerts=alerts,
         devices=devices,
     )
+
+
+def _scene(control: SessionControl, session: SessionView | None, emergency: bool) -> str | None:
+    if emergency:
+        return "emergency"
+    if session is not None and not session.ended:
+        if session.cue is not None:
+            return session.cue
+        arc = control.lib.arcs.get(session.arc)
+        if arc is not None and 0 <= session.phase_index < len(arc.phases):
+            return arc.phases[session.phase_index].scene
+        return None
+    return control.room_scene.name
 
 
 def _values(state: DeviceState | None, dev: DeviceConfig) -> dict[str, Any] | None:

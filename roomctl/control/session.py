@@ -21,6 +21,8 @@ from typing import Any
 
 from roomctl.clock import Clock, SessionClock
 from roomctl.control.emergency import RoomEmergency, emergency_states
+from roomctl.control.marks import complete_mark
+from roomctl.control.room_scene import RoomScene
 from roomctl.errors import PreferencesError, SessionError, StoreError
 from roomctl.model.events import (
     Advance,
@@ -33,8 +35,11 @@ from roomctl.model.events import (
     EmergencyOn,
     Event,
     EventKind,
+    HeatAlert,
+    HeatClear,
     Hold,
     Jump,
+    Mark,
     Override,
     Resume,
     Start,
@@ -84,6 +89,9 @@ class SessionControl:
         self.room_emergency = RoomEmergency(
             emergency_states(room, lib.scenes), room.safety.emergency.clear_fade_s
         )
+        # A scene asked for with no session running (MQTT, the tablet); a session or an
+        # emergency ends it.
+        self.room_scene = RoomScene()
         # The room's own alerts (too hot, too cold, a silent sensor), set by the daemon.
         self.alerts: list[str] = []
         # What the devices show now (the daemon's engine); the room emergency returns to it.
@@ -140,7 +148,12 @@ class SessionControl:
 
     def desired(self, t: float) -> Mapping[str, DeviceState]:
         if self.room_emergency.active(t):
+            self.room_scene.clear()
             return self.room_emergency.desired(t)
+        if self.session is not None:
+            self.room_scene.clear()
+        elif self.room_scene.name is not None:
+            return self.room_scene.desired(t)
         if self.timeline is None:
             return {}
         snap = self.timeline.at(t)
@@ -255,6 +268,9 @@ class SessionControl:
         else:
             payload = command
         self._check(payload)
+        if isinstance(payload, Mark):  # an arc marker's mark runs its cue (MDMA's supplemental)
+            arc = self.lib.arc(self.session.arc)
+            payload = complete_mark(payload, arc, self.lib.scenes, self.events)
         event = self.store.append(self.session.id, payload, by=by)  # stamped under its lock
         self.refresh()
         self._notify()
@@ -379,6 +395,10 @@ class SessionControl:
             raise SessionError("no cue is on")
         if isinstance(p, EmergencyClear) and not st.emergency:
             raise SessionError("there is no emergency to clear")
+        if isinstance(p, HeatAlert) and st.cooling:
+            raise SessionError("a heat alert is already on")
+        if isinstance(p, HeatClear) and not st.cooling:
+            raise SessionError("no heat alert is on")
         if isinstance(p, Dose) and st.dosed:
             raise SessionError("the dose is already recorded")
         if isinstance(p, Override):

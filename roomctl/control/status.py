@@ -33,6 +33,8 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
                 "arc_clock": format_hmm(st.arc_clock_s),
                 "held": st.held,
                 "cue": st.cue,
+                "cue_ends_at": st.cue_ends_at,
+                "cooling": st.cooling,
                 "emergency": st.emergency or control.room_emergency.on_now,
                 "ended": st.ended,
                 "devices": {
@@ -51,7 +53,8 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
             for f, on in (
                 ("HELD", st.held and not st.emergency),
                 ("EMERGENCY", st.emergency or control.room_emergency.on_now),
-                (f"cue {st.cue}", st.cue is not None),
+                (f"cue {st.cue}{_ends(st.cue_ends_at, snap.t)}", st.cue is not None),
+                ("COOLING", st.cooling),
                 ("ended", st.ended),
             )
             if on
@@ -62,6 +65,11 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
     client_line = client_status(control)[0] if st is not None else None
     lines = [line, *([client_line] if client_line else []), *(f"note: {n}" for n in notes)]
     return "\n".join(lines)
+
+
+def _ends(at: float | None, now: float) -> str:
+    """The end of a timed cue, as ", ends in 8 min"."""
+    return "" if at is None else f", ends in {max(0, round((at - now) / 60))} min"
 
 
 def _notes(control: SessionControl) -> list[str]:

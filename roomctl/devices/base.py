@@ -16,7 +16,7 @@ from typing import Literal
 
 from roomctl.model.config import DeviceKind
 from roomctl.model.scene import Source
-from roomctl.model.state import LightState, PlayerReading, ThermostatReading
+from roomctl.model.state import LightState, PlayerReading, ThermostatReading, TrackInfo
 
 __all__ = ["Device", "Light", "Player", "Switch", "Thermostat"]
 
@@ -103,6 +103,12 @@ class Player(Device):
 
     @abstractmethod
     async def read_player(self) -> PlayerReading: ...
+
+    async def now_playing(self) -> TrackInfo | None:
+        """The track the speaker plays now; None when it is paused, stopped or plays nothing.
+        A driver may read less than `read_player` does (no volumes)."""
+        reading = await self.read_player()
+        return reading.track if reading.transport == "playing" else None
 
 
 class Thermostat(Device):

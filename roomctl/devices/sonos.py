@@ -271,6 +271,10 @@ class SonosPlayer(Player):
     async def read_player(self) -> PlayerReading:
         return await self._call("read player", self._sync_read)
 
+    async def now_playing(self) -> TrackInfo | None:
+        """What the group plays now (two requests to the coordinator; no volumes read)."""
+        return await self._call("read the current track", self._sync_now_playing)
+
     async def favorites(self) -> list[str]:
         """The titles of the household's Sonos favourites (for checking scenes)."""
         return await self._call("list favourites", self._sync_favorite_titles)
@@ -387,6 +391,13 @@ class SonosPlayer(Player):
     def _sync_set_volume(self, level: int) -> None:
         for member in self._sync_members():
             member.volume = level
+
+    def _sync_now_playing(self) -> TrackInfo | None:
+        coordinator = self._sync_coordinator()
+        state = coordinator.get_current_transport_info()["current_transport_state"]
+        if _TRANSPORT.get(state) != "playing":
+            return None
+        return _track(coordinator.get_current_track_info())
 
     def _sync_read(self) -> PlayerReading:
         volumes = [int(member.volume) for member in self._sync_members()]

@@ -12,9 +12,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from roomctl.model.config import TemperatureBand
 
-__all__ = ["Arc", "Curve", "Marker", "Phase", "format_hmm", "parse_hmm"]
+__all__ = ["DEFAULT_CUE_S", "Arc", "Curve", "Marker", "Phase", "format_hmm", "parse_hmm"]
 
 Curve = Literal["linear", "ease", "ease-in", "ease-out"]
+
+DEFAULT_CUE_S = 600.0  # a marker's cue runs this long unless it says
 
 _HMM = re.compile(r"^(-)?(\d{1,2}):([0-5]\d)$")
 
@@ -65,16 +67,31 @@ class Phase(Frozen):
 
 
 class Marker(Frozen):
+    """A named moment or window of the arc (from the dose).  With `cue`, a facilitator's
+    `mark NAME` runs that cue scene over the arc for `cue_for` (default 10 minutes), which then
+    ends by itself: MDMA's supplemental dose is a facilitator's action, not a phase."""
+
     name: str = Field(min_length=1)
     at: Seconds
     until: Seconds | None = None
     note: str | None = None
+    cue: str | None = None
+    cue_for: Seconds | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Marker:
         if self.until is not None and self.until < self.at:
             raise ValueError("until is before at")
+        if self.cue_for is not None and self.cue is None:
+            raise ValueError("cue_for needs a cue")
+        if self.cue_for is not None and not 0 < self.cue_for <= 3600:
+            raise ValueError("cue_for must be longer than 0:00 and at most 1:00")
         return self
+
+    @property
+    def cue_s(self) -> float:
+        """How long the marker's cue runs."""
+        return DEFAULT_CUE_S if self.cue_for is None else self.cue_for
 
 
 class Arc(Frozen):
@@ -88,6 +105,9 @@ class Arc(Frozen):
     markers: tuple[Marker, ...] = ()
     # A narrower temperature band for this substance (MDMA runs cooler); never wider than safety.
     temperature_c: TemperatureBand | None = None
+    # Above this room temperature a session of this arc raises a heat alert and the cooling
+    # devices act (MDMA: 24 °C).  None: only the room's safety band maximum does.
+    heat_alert_c: float | None = Field(default=None, ge=15, le=35)
 
     @model_validator(mode="after")
     def _phases(self) -> Arc:
@@ -101,6 +121,11 @@ class Arc(Frozen):
                     f"phase {p.name!r} has no duration; only the last phase may be open-ended"
                 )
         return self
+
+    def marker(self, name: str) -> Marker | None:
+        """The marker of this name (case and spaces or hyphens do not matter), if any."""
+        key = _marker_key(name)
+        return next((m for m in self.markers if _marker_key(m.name) == key), None)
 
     def phase_index(self, name: str) -> int:
         for i, p in enumerate(self.phases):
@@ -123,3 +148,7 @@ class Arc(Frozen):
         if last.duration is None:
             return None
         return self.nominal_starts()[-1] + last.duration
+
+
+def _marker_key(name: str) -> str:
+    return " ".join(name.replace("-", " ").replace("_", " ").lower().split())

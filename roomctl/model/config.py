@@ -19,10 +19,12 @@ __all__ = [
     "EmergencyConfig",
     "EngineConfig",
     "FadeLimits",
+    "HeatConfig",
     "HostPort",
     "KasaCredentials",
     "KasaDeviceConfig",
     "MqttConfig",
+    "MqttTls",
     "MusicConfig",
     "MusicSourceConfig",
     "RelayThermostatConfig",
@@ -297,8 +299,36 @@ class MusicConfig(Frozen):
         return next((s for s in self.sources if s.name == name), None)
 
 
+class HeatConfig(Frozen):
+    """The room's answer to heat: while a session's heat alert is on (the room above the arc's
+    `heat_alert_c`, else the safety maximum), the `cooling` switches (a fan on a Kasa plug) are
+    on and every thermostat is at the band's minimum; the alert clears once the room has been
+    back under the threshold for `clear_after_s`."""
+
+    cooling: tuple[Ident, ...] = ()
+    clear_after_s: float = Field(default=300, ge=0, le=3600)
+
+
 class StorageConfig(Frozen):
     path: str = "roomctl.db"
+
+
+class MqttTls(Frozen):
+    """TLS to the broker: `ca` verifies the broker's certificate (the system's CAs when left
+    out); `cert` and `key` are this client's own certificate, for brokers that ask for one."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> MqttTls:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("give both cert and key, or neither")
+        return self
+
+
+Topic = Annotated[str, Field(pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$")]
 
 
 class MqttConfig(Frozen):
@@ -308,8 +338,10 @@ class MqttConfig(Frozen):
     port: int = Field(default=1883, gt=0, lt=65536)
     username: str | None = None
     password: SecretStr | None = None
-    base_topic: str = "roomctl"
-    discovery_prefix: str = "homeassistant"
+    tls: MqttTls | None = None
+    base_topic: Topic = "roomctl"  # the room's topics: <base_topic>/<room id>/...
+    discovery_prefix: Topic = "homeassistant"  # Home Assistant's discovery prefix
+    discovery: bool = True  # announce the room to Home Assistant
     keepalive_s: int = Field(default=30, ge=5, le=600)
 
     @model_validator(mode="after")
@@ -359,6 +391,7 @@ class RoomConfig(Frozen):
     zones: tuple[Ident, ...] = ()
     safety: SafetyConfig = SafetyConfig()
     music: MusicConfig = MusicConfig()
+    heat: HeatConfig = HeatConfig()
     storage: StorageConfig = StorageConfig()
     mqtt: MqttConfig | None = None
     web: WebConfig = WebConfig()
@@ -373,6 +406,12 @@ class RoomConfig(Frozen):
             if dev.id in seen:
                 raise ValueError(f"device id {dev.id!r} is used twice")
             seen.add(dev.id)
+        for fan in self.heat.cooling:
+            kinds = {d.id: d.kind for d in self.devices}
+            if fan not in kinds:
+                raise ValueError(f"heat.cooling: no device {fan!r}; devices: {', '.join(kinds)}")
+            if kinds[fan] is not DeviceKind.SWITCH:
+                raise ValueError(f"heat.cooling: {fan!r} is a {kinds[fan].value}, not a switch")
         zone = self.music.headphones_zone
         if zone is not None:
             players = sorted({d.zone for d in self.devices if d.kind is DeviceKind.PLAYER})

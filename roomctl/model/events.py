@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from roomctl.errors import SessionError
 
@@ -37,6 +37,8 @@ __all__ = [
     "Event",
     "EventKind",
     "Extend",
+    "HeatAlert",
+    "HeatClear",
     "Hold",
     "Jump",
     "Mark",
@@ -47,6 +49,7 @@ __all__ = [
     "Resume",
     "Start",
     "StepBack",
+    "Track",
     "parse_payload",
     "payload_json",
 ]
@@ -69,7 +72,10 @@ class EventKind(enum.StrEnum):
     EMERGENCY_CLEAR = "emergency_clear"
     NOTE = "note"
     MARK = "mark"
+    HEAT_ALERT = "heat_alert"
+    HEAT_CLEAR = "heat_clear"
     END = "end"
+    TRACK = "track"
 
 
 # Channels a manual override may set (which ones a device has depends on its kind).
@@ -194,26 +200,71 @@ class EmergencyClear(_Payload):
 
 
 class Note(_Payload):
-    """A facilitator's note (health data); no effect on the room."""
+    """A facilitator's note (health data); no effect on the room.  The client's own copy of
+    the session record leaves a note out unless it is `shareable`."""
 
     kind: Literal["note"] = "note"
     text: str
+    shareable: bool = False
 
 
 class Mark(_Payload):
-    """A named moment, e.g. "supplemental dose given"."""
+    """A named moment, e.g. "supplemental" (the supplemental dose given).  With `cue`, that
+    cue scene runs over the arc for `cue_s` seconds and then ends by itself (the session fills
+    both in from the arc's marker of that name)."""
 
     kind: Literal["mark"] = "mark"
-    name: str
+    name: str  # not empty (checked by the session: marks stored before that was checked load)
+    cue: Name | None = None
+    cue_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _cue(self) -> Mark:
+        if (self.cue is None) != (self.cue_s is None):
+            raise ValueError("give both cue and cue_s, or neither")
+        return self
+
+
+class HeatAlert(_Payload):
+    """The room is too hot (a reading above the arc's heat alert threshold or the safety
+    maximum): while it is on, the room's cooling switches are on and every thermostat is at
+    the band's minimum.  Recorded by "system"."""
+
+    kind: Literal["heat_alert"] = "heat_alert"
+    device: Name | None = None  # the thermostat or sensor that read it
+    temperature_c: float | None = None
+    limit_c: float | None = None
+
+
+class HeatClear(_Payload):
+    """The room has been back under the limit for some minutes: the cooling stops."""
+
+    kind: Literal["heat_clear"] = "heat_clear"
+    temperature_c: float | None = None
 
 
 class End(_Payload):
     kind: Literal["end"] = "end"
 
 
+class Track(_Payload):
+    """A speaker began playing a track (read from the speaker while the session runs); no
+    effect on the room.  `source` is what the room asked the speaker to play then
+    ("favorite:NAME", ...), `uri` what the speaker reports."""
+
+    kind: Literal["track"] = "track"
+    device: Name
+    title: str
+    artist: str = ""
+    album: str = ""
+    uri: str = ""
+    source: str | None = None
+
+
 Command = (
     Dose | Hold | Resume | Extend | Advance | StepBack | Jump | CueOn | CueOff | Override
-    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | End
+    | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | HeatAlert | HeatClear | End
+    | Track
 )  # fmt: skip
 Payload = Annotated[Start | Command, Field(discriminator="kind")]
 

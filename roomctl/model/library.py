@@ -6,7 +6,6 @@ collecting all problems instead of stopping at the first.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from roomctl.errors import ConfigError, Problem
 from roomctl.model.arc import Arc, format_hmm
 from roomctl.model.config import DeviceKind, RoomConfig
+from roomctl.model.files import config_candidates
 from roomctl.model.loader import Source, did_you_mean, load_model, read_yaml, vocabulary
 from roomctl.model.prefs import Preferences
 from roomctl.model.scene import Scene
@@ -68,14 +68,8 @@ class Library:
 
 def find_config(explicit: str | None) -> Path:
     """The config file: --config, $ROOMCTL_CONFIG, ./config.yaml or /etc/roomctl/config.yaml."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("ROOMCTL_CONFIG")
-    if env:
-        return Path(env)
-    for candidate in (Path("config.yaml"), Path("/etc/roomctl/config.yaml")):
-        if candidate.exists():
-            return candidate
+    for candidate in config_candidates(explicit):
+        return candidate
     raise ConfigError(
         [
             Problem(
@@ -268,6 +262,15 @@ def _check_arc(
             )
     end = arc.nominal_end
     for i, marker in enumerate(arc.markers):
+        if marker.cue is not None and marker.cue not in scenes and marker.cue not in broken:
+            problems.append(
+                Problem(
+                    src.file,
+                    src.line(("markers", i, "cue")),
+                    f"markers[{i}].cue",
+                    f"no scene named {marker.cue!r}{did_you_mean(marker.cue, scenes)}",
+                )
+            )
         if marker.at < arc.starts_at or (end is not None and marker.at > end):
             problems.append(
                 Problem(

@@ -19,6 +19,7 @@ import inspect
 import logging
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ __all__ = [
     "MessageHandler",
     "MqttBus",
     "Subscription",
+    "tls_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -287,6 +289,7 @@ class MqttBus:
             will=will,
             keepalive=cfg.keepalive_s,
             timeout=self._timeout_s,
+            tls_context=tls_context(cfg),
             # Small messages, latency matters: no Nagle delay (paho does not set it).
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
@@ -410,6 +413,23 @@ class MqttBus:
             coro.close()
             return
         self._tg.create_task(coro, name=name)
+
+
+def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
+    """The TLS context for `config.tls` (None: plain TCP).  The broker's certificate is always
+    verified, against `tls.ca` or the system's CAs; a missing or unreadable file is named."""
+    tls = config.tls
+    if tls is None:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=tls.ca)
+        if tls.cert is not None:
+            context.load_cert_chain(tls.cert, tls.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise BrokerUnavailableError(
+            f"MQTT broker {config.address}: TLS files (mqtt.tls): {_reason(exc)}"
+        ) from None
+    return context
 
 
 def _code(code: int | ReasonCode) -> int:

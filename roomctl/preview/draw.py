@@ -4,7 +4,8 @@ sessions or devices; the chart (svg.py) is built from these."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from xml.sax.saxutils import escape
 
@@ -27,6 +28,8 @@ __all__ = [
     "TEXT",
     "TOP",
     "WIDTH",
+    "Frame",
+    "Overlay",
     "attr",
     "hex_colour",
     "labels",
@@ -44,6 +47,29 @@ TEXT, MUTED, FAINT, GRID = "#d8dbe0", "#8d939c", "#5c626b", "#2a2e35"
 MUSIC, CLIMATE, MARK = "#8fb8c9", "#d9a17a", "#b7a6d9"
 FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif"
 NEUTRAL: RGB8 = (236, 230, 218)  # a white-only light
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Where an overlay draws: wall times `start`..`end` map to x `x0`..`x1`; the lanes span
+    y `top`..`bottom`; the overlay's own strip begins at `strip_top` (its height was asked
+    for with `overlay_h`)."""
+
+    start: float
+    end: float
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    strip_top: float
+    t0: float | None  # the dose (wall time) the x axis is labelled from
+
+    def x(self, t: float) -> float:
+        return self.x0 + (t - self.start) / (self.end - self.start) * (self.x1 - self.x0)
+
+
+# Something drawn over the chart (the session record draws what really happened).
+Overlay = Callable[[Frame], Sequence[str]]
 
 
 def hex_colour(c: RGB8) -> str:

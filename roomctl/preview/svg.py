@@ -37,6 +37,8 @@ from roomctl.preview.draw import (
     TEXT,
     TOP,
     WIDTH,
+    Frame,
+    Overlay,
     attr,
     hex_colour,
     labels,
@@ -49,7 +51,7 @@ from roomctl.preview.draw import (
 )
 from roomctl.timeline.fold import Snapshot, Timeline
 
-__all__ = ["light_rgb", "render_svg"]
+__all__ = ["Frame", "Overlay", "light_rgb", "render_svg"]
 
 LANE_H = {
     DeviceKind.LIGHT: 100,
@@ -380,13 +382,23 @@ class _Chart:
 
 
 def render_svg(
-    timeline: Timeline, start: float, end: float, *, title: str | None = None, step_s: float = 60
+    timeline: Timeline,
+    start: float,
+    end: float,
+    *,
+    title: str | None = None,
+    step_s: float = 60,
+    overlay: Overlay | None = None,
+    overlay_h: float = 0.0,
 ) -> str:
     """Draw what `timeline` does to the room between wall times `start` and `end` (sampled
-    every `step_s` seconds) as a self-contained SVG document."""
+    every `step_s` seconds) as a self-contained SVG document.  `overlay`, if given, adds its
+    elements over the lanes and in a strip `overlay_h` high below the time axis."""
     if step_s <= 0:
         raise ValueError(f"step_s must be positive, got {step_s}")
     c = _Chart(timeline, start, end, step_s)
+    strip_top = c.bottom + 44
+    c.height += round(max(0.0, overlay_h))
     arc, room = timeline.arc, timeline.room
     heading = title if title is not None else arc.title or arc.name
     span = (
@@ -402,6 +414,9 @@ def render_svg(
     body += c.phases() + c.grid() + c.markers()
     for dev, top, h in c.lanes:
         body += [f'<g class="lane" id="lane-{attr(dev.id)}">', *c.lane(dev, top, h), "</g>"]
+    if overlay is not None:
+        frame = Frame(c.start, c.end, c.x0, c.x1, float(TOP), c.bottom, strip_top, c.t0)
+        body += ['<g class="overlay">', *overlay(frame), "</g>"]
     body.append(
         text(
             24,

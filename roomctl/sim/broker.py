@@ -6,7 +6,10 @@
         await broker.restart()                    # fault test: the broker goes away and back
 
 Mosquitto runs as a child process with a generated configuration (one loopback listener,
-anonymous access, no persistence) in a temporary directory.  The process is driven with plain
+anonymous access, no persistence) in a temporary directory.  For tests of the harder cases it
+can ask for passwords (`users={"name": "password"}`), speak TLS only (`tls=BrokerTls(...)`,
+files made by the test) and bridge `roomctl/#` both ways to other brokers (`bridges=[other]`,
+Mosquitto's own `connection` bridge).  The process is driven with plain
 `subprocess` and polled, so a broker started in one event loop can be stopped or restarted
 from another (a session-wide pytest fixture used by function-scoped tests).
 
@@ -18,8 +21,10 @@ after a client disconnected abruptly, so later connections timed out.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ctypes
+import hashlib
 import logging
 import os
 import pwd
@@ -28,13 +33,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from roomctl.errors import RoomctlError
 
-__all__ = ["Broker", "BrokerError", "find_mosquitto"]
+__all__ = ["Bridge", "Broker", "BrokerError", "BrokerTls", "find_mosquitto", "password_line"]
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +112,65 @@ def _die_with_parent(parent: int) -> Callable[[], None] | None:
     return preexec
 
 
-def _config(host: str, port: int) -> str:
+@dataclass(frozen=True)
+class BrokerTls:
+    """The broker's TLS listener: its certificate and key, and the CA its clients trust."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A Mosquitto bridge from this broker to `host:port`, carrying `topic` both ways."""
+
+    host: str
+    port: int
+    topic: str = "roomctl/#"
+
+
+def password_line(username: str, password: str, salt: bytes | None = None) -> str:
+    """One line of a Mosquitto 2 password file (PBKDF2-SHA512, as `mosquitto_passwd` writes)."""
+    salt = salt if salt is not None else os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101, 64)
+    b64 = base64.b64encode
+    return f"{username}:$7$101${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def _config(
+    host: str,
+    port: int,
+    *,
+    password_file: Path | None = None,
+    tls: BrokerTls | None = None,
+    bridges: Sequence[Bridge] = (),
+) -> str:
+    lines = [f"listener {port} {host}"]
+    if tls is not None:
+        lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
+    for n, bridge in enumerate(bridges):
+        lines += [
+            f"connection bridge-{port}-{n}",
+            f"address {bridge.host}:{bridge.port}",
+            f"topic {bridge.topic} both 1",
+            "cleansession true",
+            "try_private true",
+            "restart_timeout 1 5",
+            "start_type automatic",
+        ]
+    access = (
+        ["allow_anonymous true"]
+        if password_file is None
+        else ["allow_anonymous false", f"password_file {password_file}"]
+    )
     return "\n".join(
         [
-            f"listener {port} {host}",
+            *lines,
             # run as whoever starts it: as root, mosquitto would otherwise switch to its own
             # user, and a change of user clears the parent-death signal
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
-            "allow_anonymous true",
+            *access,
             "persistence false",
             "set_tcp_nodelay true",
             "log_dest stderr",
@@ -129,14 +186,30 @@ class Broker:
     """One Mosquitto process on `host:port`.  Use `Broker.start()` (an async context manager)."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, executable: str | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        executable: str | None = None,
+        users: Mapping[str, str] | None = None,
+        tls: BrokerTls | None = None,
+        bridges: Sequence[Bridge] = (),
     ) -> None:
         self.host = host
         self.port = port or _free_port(host)
         self.executable = executable or find_mosquitto()
         self._dir = Path(tempfile.mkdtemp(prefix="roomctl-mosquitto-"))
         self._conf = self._dir / "mosquitto.conf"
-        self._conf.write_text(_config(self.host, self.port), encoding="utf-8")
+        password_file = None
+        if users is not None:
+            password_file = self._dir / "passwords"
+            lines = [password_line(name, secret) for name, secret in users.items()]
+            password_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            password_file.chmod(0o600)
+        config = _config(
+            self.host, self.port, password_file=password_file, tls=tls, bridges=bridges
+        )
+        self._conf.write_text(config, encoding="utf-8")
         self._log_path = self._dir / "mosquitto.log"
         self._log: IO[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -147,10 +220,17 @@ class Broker:
     @classmethod
     @contextlib.asynccontextmanager
     async def start(
-        cls, host: str = "127.0.0.1", port: int = 0, *, executable: str | None = None
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        executable: str | None = None,
+        users: Mapping[str, str] | None = None,
+        tls: BrokerTls | None = None,
+        bridges: Sequence[Bridge] = (),
     ) -> AsyncIterator[Broker]:
         """Start a broker, yield it once it accepts connections, stop it (and clean up) after."""
-        broker = cls(host, port, executable=executable)
+        broker = cls(host, port, executable=executable, users=users, tls=tls, bridges=bridges)
         try:
             await broker.launch()
             yield broker

@@ -25,6 +25,7 @@ from roomctl.control.daemon import Daemon
 from roomctl.engine.reconciler import EngineSettings
 from roomctl.model.arc import format_hmm
 from roomctl.model.library import PACKAGE_SCENES, Library, load_library
+from roomctl.mqtt_api.service import run as mqtt_api
 from roomctl.sim.broker import Broker
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.sonos import SimFavorite, SimTrack, SonosEmulator, SonosGroup
@@ -78,15 +79,32 @@ class DemoRoom:
     radiator: Z2MThermostatEmulator | None = None
     sensor: TemperatureSensorEmulator | None = None
     room_model: RoomModel = field(default_factory=RoomModel)
+    # The emulators' own clock (fades, the room's warming): the system clock for the demo, the
+    # benchmark's virtual clock to play an arc faster than real time.
+    emulator_clock: Clock | None = None
+    thermostat: bool = True  # the heater plug, the room sensor and the relay thermostat
     config_path: Path = field(init=False)
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def start(cls, clock: Clock, folder: Path | None = None) -> AsyncIterator[DemoRoom]:
+    async def start(
+        cls,
+        clock: Clock,
+        folder: Path | None = None,
+        *,
+        emulator_clock: Clock | None = None,
+        thermostat: bool = True,
+    ) -> AsyncIterator[DemoRoom]:
         own = folder is None
         base = Path(tempfile.mkdtemp(prefix="roomctl-demo-")) if folder is None else folder
         async with Broker.start() as broker, contextlib.AsyncExitStack() as stack:
-            room = cls(folder=base, clock=clock, broker=broker)
+            room = cls(
+                folder=base,
+                clock=clock,
+                broker=broker,
+                emulator_clock=emulator_clock,
+                thermostat=thermostat,
+            )
             await room._start(stack)
             room.config_path = room._write_config()
             try:
@@ -96,32 +114,49 @@ class DemoRoom:
                     log.debug("demo files left in %s", base)
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
-        for dev_id, model, host in (
+        emu_clock = self.emulator_clock
+        time_fn = {} if emu_clock is None else {"time_fn": emu_clock.monotonic}
+        lamps = [
             ("lamp", "color_bulb", "127.0.0.11"),
             ("strip", "strip", "127.0.0.12"),
             ("reading", "dimmer", "127.0.0.13"),
-            ("heater", "plug", "127.0.0.14"),
-        ):
-            emu = KasaEmulator(model, host, 0, alias=f"Demo {dev_id}")  # type: ignore[arg-type]
+        ]
+        if self.thermostat:
+            lamps.append(("heater", "plug", "127.0.0.14"))
+        for dev_id, model, host in lamps:
+            emu = KasaEmulator(model, host, 0, alias=f"Demo {dev_id}", **time_fn)  # type: ignore[arg-type]
             await emu.start()
             stack.push_async_callback(emu.stop)
             self.kasa[dev_id] = emu
-        heater = self.kasa["heater"]
-        self.room_model = RoomModel(temperature_c=19.5, heater=lambda: bool(heater.state["on"]))
         coordinator = SonosEmulator(
-            "127.0.0.21", room_name="Session Room", favorites=demo_favorites(), volume=0
+            "127.0.0.21",
+            room_name="Session Room",
+            favorites=demo_favorites(),
+            volume=0,
+            clock=emu_clock,
         )
         member = SonosEmulator(
-            "127.0.0.22", room_name="Session Room (right)", favorites=demo_favorites(), volume=0
+            "127.0.0.22",
+            room_name="Session Room (right)",
+            favorites=demo_favorites(),
+            volume=0,
+            clock=emu_clock,
         )
         self.sonos = SonosGroup(coordinator, member)
         await self.sonos.start()
         stack.push_async_callback(self.sonos.stop)
         host, port = self.broker.host, self.broker.port
-        self.ceiling = Z2MLightEmulator(host, port, "zigbee2mqtt/ceiling")
+        self.ceiling = Z2MLightEmulator(host, port, "zigbee2mqtt/ceiling", clock=emu_clock)
         self.radiator = Z2MThermostatEmulator(
-            host, port, "zigbee2mqtt/radiator", local_temperature=19.5
+            host, port, "zigbee2mqtt/radiator", local_temperature=19.5, clock=emu_clock
         )
+        for mqtt_emu in (self.ceiling, self.radiator):
+            await mqtt_emu.start()
+            stack.push_async_callback(mqtt_emu.stop)
+        if not self.thermostat:
+            return
+        heater = self.kasa["heater"]
+        self.room_model = RoomModel(temperature_c=19.5, heater=lambda: bool(heater.state["on"]))
         self.sensor = TemperatureSensorEmulator(
             host,
             port,
@@ -130,9 +165,8 @@ class DemoRoom:
             room=self.room_model,
             clock=self.clock,
         )
-        for mqtt_emu in (self.ceiling, self.radiator, self.sensor):
-            await mqtt_emu.start()
-            stack.push_async_callback(mqtt_emu.stop)
+        await self.sensor.start()
+        stack.push_async_callback(self.sensor.stop)
 
     def config(self) -> dict[str, Any]:
         k = self.kasa
@@ -179,16 +213,7 @@ class DemoRoom:
                     "topic": "zigbee2mqtt/radiator",
                     "zone": "climate",
                 },
-                {
-                    "id": "room-heat",
-                    "driver": "relay_thermostat",
-                    "zone": "climate",
-                    "sensor": {"type": "z2m", "topic": "zigbee2mqtt/room_sensor"},
-                    "heater": {"type": "kasa", "host": k["heater"].address},
-                    "min_on_s": 120,
-                    "min_off_s": 120,
-                    "max_temp_c": 25,
-                },
+                *self._thermostat_config(),
             ],
             "safety": {"floor_lights": ["lamp"]},
             "storage": {"path": str(self.folder / "roomctl.db")},
@@ -196,6 +221,22 @@ class DemoRoom:
             "scenes_dir": str(PACKAGE_SCENES),
             **self._clock_config(),
         }
+
+    def _thermostat_config(self) -> list[dict[str, Any]]:
+        if not self.thermostat:
+            return []
+        return [
+            {
+                "id": "room-heat",
+                "driver": "relay_thermostat",
+                "zone": "climate",
+                "sensor": {"type": "z2m", "topic": "zigbee2mqtt/room_sensor"},
+                "heater": {"type": "kasa", "host": self.kasa["heater"].address},
+                "min_on_s": 120,
+                "min_off_s": 120,
+                "max_temp_c": 25,
+            }
+        ]
 
     def _clock_config(self) -> dict[str, Any]:
         """A scaled clock is written into the config, so `roomctl session ...` from another
@@ -253,8 +294,9 @@ class DemoRoom:
             )
         if self.radiator is not None:
             out["radiator"] = f"{self.radiator.setpoint_c:.1f}°C"
-        heater = "on" if self.kasa["heater"].state["on"] else "off"
-        out["room"] = f"{self.room_model.temperature_c:.1f}°C heater {heater}"
+        if self.thermostat:
+            heater = "on" if self.kasa["heater"].state["on"] else "off"
+            out["room"] = f"{self.room_model.temperature_c:.1f}°C heater {heater}"
         return out
 
 
@@ -293,6 +335,7 @@ async def run_demo(
             max_volume_rise_per_10s=lib.room.safety.max_volume_rise_per_10s,
         )
         daemon = Daemon(lib, clock, settings=settings)
+        daemon.services.append(("mqtt-api", mqtt_api))
         if setup is not None:
             setup(daemon)
         end = chosen.nominal_end

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from roomctl.model.arc import Arc
-from roomctl.model.config import DeviceKind, RoomConfig
+from roomctl.model.config import RoomConfig
 from roomctl.model.events import (
     Advance,
     CueOff,
@@ -32,8 +32,11 @@ from roomctl.model.events import (
     End,
     Event,
     Extend,
+    HeatAlert,
+    HeatClear,
     Hold,
     Jump,
+    Mark,
     Override,
     OverrideClear,
     Resume,
@@ -41,12 +44,10 @@ from roomctl.model.events import (
     StepBack,
 )
 from roomctl.model.prefs import NO_PREFERENCES, Preferences, resolve
-from roomctl.model.scene import SILENCE, Scene
+from roomctl.model.scene import Scene
 from roomctl.timeline.channels import (
     Channel,
     ChannelKey,
-    Color,
-    Sound,
     Value,
     blend,
     clamp,
@@ -54,6 +55,7 @@ from roomctl.timeline.channels import (
     safety_limits,
     scene_targets,
 )
+from roomctl.timeline.layers import cooling_targets, emergency_targets
 from roomctl.timeline.state import (
     Fold,
     Layer,
@@ -77,7 +79,6 @@ __all__ = [
 ]
 
 DEFAULT_SOURCE_FADE_S = 16.0  # fade out, switch, fade in: at least 8 s each way
-EMERGENCY_MIN_PCT = 50.0  # an emergency scene may choose its light, never dimmer than this
 
 
 class Timeline:
@@ -104,6 +105,7 @@ class Timeline:
         self._times = [e.at for e in self.events]
         self._checkpoints: dict[int, Fold] = {}
         self._emergency = self._emergency_targets()
+        self._cooling = cooling_targets(room, self._band[0])
 
     # ----------------------------------------------------------------- public
 
@@ -180,6 +182,13 @@ class Timeline:
         return idx, min(starts[idx], arc_time) if idx == 0 else starts[idx]
 
     def _advance(self, f: Fold, t: float) -> None:
+        until = f.cue_until
+        if until is not None and until <= t and not f.ended:  # a timed cue ends by itself
+            self._advance_arc(f, until)
+            self._cue_off(f)
+        self._advance_arc(f, t)
+
+    def _advance_arc(self, f: Fold, t: float) -> None:
         while t > f.wall:
             if f.paused:
                 f.wall = t
@@ -240,19 +249,27 @@ class Timeline:
         elif isinstance(p, Dose):
             self._dose(f)
         elif isinstance(p, CueOn) and p.cue in self.scenes:
-            f.cue = p.cue
-            f.cue_targets = dict(self.scene_channels(p.cue, f.idx))
-            self._reown(f, self._cue_fade(p.cue), before, force=set(f.cue_targets))
+            self._cue_on(f, p.cue, None, before)
+        elif isinstance(p, Mark) and p.cue is not None and p.cue in self.scenes and p.cue_s:
+            self._cue_on(f, p.cue, ev.at + p.cue_s, before)
         elif isinstance(p, CueOff) and f.cue is not None:
-            fade = self._cue_fade(f.cue)
-            f.cue, f.cue_targets = None, {}
-            self._reown(f, fade, before)
+            self._cue_off(f, before)
         elif isinstance(p, Override):
             self._override(f, p, ev.by, before)
         elif isinstance(p, OverrideClear):
             for key in [k for k in f.overrides if p.device is None or p.device == k[0]]:
                 del f.overrides[key]
             self._reown(f, self._requested_fade(p.fade_s), before)
+        elif isinstance(p, HeatAlert) and not f.cooling:
+            f.cooling = True
+            f.cooled_from = {k: self._value(f, k) for k in self._cooling if k[1] == "on"}
+            self._reown(f, lambda ch: self._fade(ch, 0.0, None), before, force=set(self._cooling))
+        elif isinstance(p, HeatClear) and f.cooling:
+            f.cooling = False
+            self._reown(f, lambda ch: self._fade(ch, 0.0, None), before)
+            for key, was in f.cooled_from.items():  # a fan no scene sets goes back as it was
+                if self._owner(f, key) is None:
+                    f.out[key] = OutSeg(f.wall, was is True, Layer.KEEP, 0.0, "linear")
         elif isinstance(p, EmergencyOn):
             f.emergency = True
             self._reown(f, lambda ch: 0.0, before, force=set(self._emergency))
@@ -263,6 +280,23 @@ class Timeline:
         elif isinstance(p, End):
             f.frozen = self._values(f)
             f.ended = True
+
+    def _cue_on(
+        self, f: Fold, cue: str, until: float | None, before: dict[ChannelKey, Value | None]
+    ) -> None:
+        """A cue scene over the arc; a timed one (`until`, wall time) ends by itself."""
+        f.cue, f.cue_until = cue, until
+        f.cue_targets = dict(self.scene_channels(cue, f.idx))
+        self._reown(f, self._cue_fade(cue), before, force=set(f.cue_targets))
+
+    def _cue_off(self, f: Fold, before: dict[ChannelKey, Value | None] | None = None) -> None:
+        """Back to the arc, fading over the cue's own fade."""
+        if f.cue is None:
+            return
+        before = self._shown(f) if before is None else before
+        fade = self._cue_fade(f.cue)
+        f.cue, f.cue_until, f.cue_targets = None, None, {}
+        self._reown(f, fade, before)
 
     def _dose(self, f: Fold) -> None:
         """T0 is now: the arc clock becomes 0:00 and the phase around 0:00 takes over."""
@@ -301,6 +335,8 @@ class Timeline:
     def _owner(self, f: Fold, key: ChannelKey) -> Layer | None:
         if f.emergency and key in self._emergency:
             return Layer.EMERGENCY
+        if f.cooling and key in self._cooling:
+            return Layer.COOLING
         if key in f.cue_targets:
             return Layer.CUE
         if key in f.overrides:
@@ -324,7 +360,7 @@ class Timeline:
         """Give each channel to its top layer; a channel whose top layer (or that layer's target)
         changed starts a new output fade from what it showed (`before`) when the change came."""
         keys = set(f.out) | set(f.arc_segs) | set(f.overrides) | set(f.cue_targets)
-        for key in keys | set(self._emergency):
+        for key in keys | set(self._emergency) | set(self._cooling):
             owner = self._owner(f, key)
             seg = f.out.get(key)
             if owner is None:
@@ -362,6 +398,8 @@ class Timeline:
             return None
         if layer is Layer.EMERGENCY:
             return self._emergency[key]
+        if layer is Layer.COOLING:
+            return self._cooling[key]
         if layer is Layer.CUE:
             return f.cue_targets[key]
         if layer is Layer.OVERRIDE:
@@ -434,28 +472,3 @@ class Timeline:
     def _emergency_targets(self) -> dict[ChannelKey, Value]:
         return emergency_targets(self.room, self.scenes)
 
-
-def emergency_targets(room: RoomConfig, scenes: Mapping[str, Scene]) -> dict[ChannelKey, Value]:
-    """Bright neutral light on every light and music paused.  A scene named "emergency"
-    may choose the light, never dimmer than half; preferences do not apply."""
-    em = room.safety.emergency
-    out: dict[ChannelKey, Value] = {}
-    scene = scenes.get("emergency")
-    chosen = scene_targets(room, scene) if scene is not None else {}
-    for dev in room.devices:
-        if dev.kind is DeviceKind.LIGHT:
-            out[(dev.id, "level")] = float(em.brightness_pct)
-            if dev.has_color_temp:
-                out[(dev.id, "color")] = Color(kelvin=float(em.color_temp_k))
-            elif dev.has_hue:
-                out[(dev.id, "color")] = Color(hue=0.0, saturation=0.0)
-        elif dev.kind is DeviceKind.SWITCH:
-            out[(dev.id, "on")] = True
-        elif dev.kind is DeviceKind.PLAYER:
-            out[(dev.id, "source")] = Sound(SILENCE, 0.0)
-    for key, value in chosen.items():
-        if key[1] == "level" and isinstance(value, float):
-            out[key] = max(value, EMERGENCY_MIN_PCT)
-        elif key[1] == "color":
-            out[key] = value
-    return out

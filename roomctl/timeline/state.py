@@ -32,6 +32,7 @@ class Layer(enum.IntEnum):
     OVERRIDE = 1
     CUE = 2
     EMERGENCY = 3
+    COOLING = 4  # a heat alert's cooling: above the cue, below the emergency (see _owner)
 
 
 @dataclass(slots=True)
@@ -100,6 +101,8 @@ class SessionStatus:
     overrides: tuple[tuple[str, str, Any], ...]
     markers: tuple[MarkerStatus, ...]
     ended: bool
+    cue_ends_at: float | None = None  # wall time a timed cue (a marker's) ends by itself
+    cooling: bool = False  # a heat alert is on: the cooling devices act
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +126,12 @@ class Fold:
     durations: list[float | None] = field(default_factory=list)
     holding: bool = False
     emergency: bool = False
+    cooling: bool = False
+    cooled_from: dict[ChannelKey, Value | None] = field(default_factory=dict)
     dosed: bool = False
     ended: bool = False
     cue: str | None = None
+    cue_until: float | None = None  # wall time a timed cue ends by itself
     cue_targets: dict[ChannelKey, Value] = field(default_factory=dict)
     arc_segs: dict[ChannelKey, Seg] = field(default_factory=dict)
     overrides: dict[ChannelKey, Override] = field(default_factory=dict)
@@ -190,6 +196,8 @@ def status_of(arc: Arc, f: Fold) -> SessionStatus:
         overrides=tuple((k[0], k[1], plain(o.value)) for k, o in sorted(f.overrides.items())),
         markers=markers,
         ended=f.ended,
+        cue_ends_at=f.cue_until if f.cue is not None else None,
+        cooling=f.cooling,
     )
 
 
