@@ -130,3 +130,24 @@ async def test_preview_shows_the_colour_on_the_lamp_then_fades_back(site: Site) 
         assert r.status_code == 200, r.text
     await until(lambda: lamp.state["on"] and abs(lamp.state["hue"] - 225) < 5,
                 what=lambda: f"lamp shows {lamp.state}")  # fmt: skip
+
+
+async def test_session_record_is_served_and_audited(site: Site) -> None:
+    async with site.login() as http:
+        assert (await http.post("/api/sessions", json={"arc": "psilocybin"})).status_code == 201
+        await http.post("/api/session/cue", json={"cue": "talk"})
+        await http.post("/api/session/note", json={"text": "staff only: tired"})
+        sid = site.daemon.session.session.id  # type: ignore[union-attr]
+        r = await http.get(f"/api/sessions/{sid}/record")
+        assert r.status_code == 200, r.text
+        assert r.json()["session_id"] == sid
+        page = await http.get(f"/api/sessions/{sid}/record.html", params={"download": True})
+        assert page.status_code == 200 and "attachment" in page.headers["content-disposition"]
+        head = page.text[:300]
+        assert 'style="background:#' in head and 'content="dark"' in head and "<svg" in page.text
+        assert "staff only" in page.text
+        copy = await http.get(f"/api/sessions/{sid}/record.html", params={"client_copy": True})
+        assert "staff only" not in copy.text
+        assert (await http.get("/api/sessions/s-nope/record")).status_code == 404
+    audit = site.daemon.store.audit_log(200)  # type: ignore[union-attr]
+    assert any(a.action == "read_record" and a.target == sid for a in audit)

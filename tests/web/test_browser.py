@@ -89,6 +89,11 @@ async def test_facilitator_runs_a_session_from_the_tablet(site: Site, browser: B
     await page.get_by_role("button", name="Add note").click()
     await expect(page.locator("#log")).to_contain_text("blanket")
     await dark_and_readable(page, "tablet-session")
+    assert control.session is not None
+    await page.goto(f"{site.url}/api/sessions/{control.session.id}/record.html")
+    await expect(page.locator("main.record")).to_be_visible()
+    lum = await shot(page, "record")
+    assert lum <= MAX_LUMINANCE, f"record page: mean luminance {lum:.3f}"
     await page.goto(f"{site.url}/nothing-here", wait_until="load")
     await dark_and_readable(page, "error-404")
 

@@ -146,6 +146,14 @@ function render(s) {
     $("since").textContent = "–"; $("next").textContent = "–";
   }
   drawArc(sess);
+  if (s.session) {
+    const base = `/api/sessions/${encodeURIComponent(s.session.id)}`;
+    $("record-view").href = `${base}/record.html`;
+    $("record-html").href = `${base}/record.html?download=true`;
+    $("record-json").href = `${base}/record.json`;
+    $("record-client").href = `${base}/record.html?client_copy=true&download=true`;
+  }
+  $("record-links").hidden = !s.session;
   loadLog(sess);
   $("alerts").replaceChildren(...s.alerts.map((a) => el("p", { class: "alert", role: "alert", text: a.message })));
   $("devices").replaceChildren(...s.devices.map((d) => {
