@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import tempfile
@@ -111,6 +112,14 @@ def _setters(room: DemoRoom) -> int:
     return sum(len(room.kasa[d].commands) for d in KASA_LIGHTS)
 
 
+def _more_setters(room: DemoRoom, before: int) -> bool:
+    return _setters(room) > before
+
+
+def _all_show(tablets: list[_Tablet], cue: str | None) -> bool:
+    return all(t.cue == cue for t in tablets)
+
+
 def _first_after(room: DemoRoom, count: int) -> float:
     records = [c for d in KASA_LIGHTS for c in room.kasa[d].commands]
     records.sort(key=lambda c: c.t)
@@ -139,10 +148,10 @@ async def tap_figures(quick: bool) -> list[Figure]:
                 else:
                     r = await http.post("/api/session/cue-off")
                 r.raise_for_status()
-                await _until(lambda w=want: all(t.cue == w for t in tablets), 10)
+                await _until(functools.partial(_all_show, tablets, want), 10)
                 sse_s.append(max(t.at for t in tablets) - began)
                 with contextlib.suppress(TimeoutError):
-                    await _until(lambda b=before: _setters(room) > b, 2)
+                    await _until(functools.partial(_more_setters, room, before), 2)
                     command_s.append(_first_after(room, before) - began)
             direct_s = await _direct_taps(room, _daemon, taps // 4)
             for reader in readers:
@@ -190,7 +199,7 @@ async def _direct_taps(room: DemoRoom, daemon: Daemon, taps: int) -> list[float]
         began = time.monotonic()
         control.command(CueOn(cue="talk") if i % 2 == 0 else CueOff(), by="bench")
         with contextlib.suppress(TimeoutError):
-            await _until(lambda b=before: _setters(room) > b, 2)
+            await _until(functools.partial(_more_setters, room, before), 2)
             out.append(_first_after(room, before) - began)
     return out
 

@@ -78,6 +78,7 @@ async def test_logins_are_throttled_per_user_and_logout_ends_the_cookie(site: Si
         assert (await http.get("/api/state")).status_code == 200
         csrf = http.headers["X-CSRF-Token"]
         cookie = http.cookies.get("roomctl_session")
+        assert cookie is not None
         r = await http.post("/logout", data={"csrf": csrf})
         assert r.status_code == 303
     async with httpx.AsyncClient(base_url=site.url, cookies={"roomctl_session": cookie}) as old:
