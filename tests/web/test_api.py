@@ -4,6 +4,8 @@ recorded, logins are throttled, tokens and client links are scoped, changes are 
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from roomctl.model.events import EventKind
@@ -152,3 +154,23 @@ async def test_session_record_is_served_and_audited(site: Site) -> None:
         assert (await http.get("/api/sessions/s-nope/record")).status_code == 404
     audit = site.daemon.store.audit_log(200)  # type: ignore[union-attr]
     assert any(a.action == "read_record" and a.target == sid for a in audit)
+
+
+async def test_stream_sends_the_whole_state_first_then_changes(site: Site) -> None:
+    async with site.login() as http:
+        for _ in range(2):  # a reconnecting tablet gets the whole state at once, every time
+            async with http.stream("GET", "/api/stream") as r:
+                assert r.headers["content-type"].startswith("text/event-stream")
+                lines = r.aiter_lines()
+                first = None
+                async for line in lines:
+                    if line.startswith("data: "):
+                        first = json.loads(line[6:])
+                        break
+                assert first is not None and first["session"] is None
+                assert {d["id"] for d in first["devices"]} >= {"lamp", "speakers"}
+                await http.post("/api/sessions", json={"arc": "psilocybin"})
+                async for line in lines:
+                    if line.startswith("data: ") and json.loads(line[6:])["session"]:
+                        break
+            await http.post("/api/session/end")
