@@ -27,6 +27,7 @@ from bench import (
     machine_line,
     print_table,
     timeline,
+    web,
 )
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -67,6 +68,11 @@ How the figures are made:
   beside a running daemon (demo room, real drivers, emulators on the bench's loop), timed from
   the spawn until the emulated Kasa lamp reports 100 % (polled every 2 ms); ≥ 20 tries, cleared
   and settled between tries.
+- **web** (`bench/web.py`): through real HTTP on the daemon's loop with a bearer token: 20
+  tablets on the SSE stream, 200 taps alternating cue talk / cue off 0.7 s apart, timed to the
+  first setter an emulated Kasa light receives (its own log) and to the state on all 20
+  tablets; and `POST /api/session/emergency` to the emulated lamp at 100 % with every Kasa
+  device answering 50 ms late.  Clients share the daemon's loop (their work is in the figures).
 """
 
 
@@ -113,6 +119,8 @@ async def _run(quick: bool, only: str | None) -> list[Figure]:
         figures += timeline.run(quick=quick)
     if only in (None, "emergency"):
         figures += await emergency.run(quick=quick)
+    if only in (None, "web"):
+        figures += await web.run(quick=quick)
     return figures
 
 
@@ -121,7 +129,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a shorter arc")
     parser.add_argument(
         "--only",
-        choices=("fanout", "fade", "timeline", "emergency"),
+        choices=("fanout", "fade", "timeline", "emergency", "web"),
         help="run one benchmark",
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")

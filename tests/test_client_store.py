@@ -178,6 +178,6 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_preferences(
         assert store.preference_history("c-00000001")[1].consent is not None
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        assert schema_version(conn) == len(MIGRATIONS) == 2
+        assert schema_version(conn) == len(MIGRATIONS) >= 2
     finally:
         conn.close()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Coroutine, Mapping
@@ -16,9 +17,11 @@ from roomctl.cli.argtypes import seconds
 from roomctl.cli.client_cli import preview_preferences, register_clients
 from roomctl.cli.overview_cli import register_overview
 from roomctl.cli.session_cli import register_session
+from roomctl.cli.token_cli import register_tokens
 from roomctl.clock import Clock, ScaledClock, SystemClock
 from roomctl.control.paths import store_path
 from roomctl.errors import SessionError
+from roomctl.model.address import HostPort
 from roomctl.model.events import EventKind
 from roomctl.model.library import Library, find_config, load_library
 from roomctl.model.prefs import NO_PREFERENCES
@@ -49,14 +52,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from roomctl.control.notify import notify_service
     from roomctl.control.retention import retention_service
     from roomctl.mqtt_api.service import run as mqtt_api
+    from roomctl.web.server import WebService
 
     lib = load_library(find_config(args.config))
+    web = lib.room.web
+    address = args.listen or HostPort(web.host, web.port)
 
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         daemon = Daemon(lib, room_clock(lib))
         daemon.services += [("sd-notify", notify_service), ("retention", retention_service)]
+        web_service = WebService(address)
+        daemon.serving["web"] = web_service.listening  # systemd's READY waits for the tablet
+        daemon.services.append(("web", web_service))
         daemon.services.append(("mqtt-api", mqtt_api))
         await daemon.run(stop)
 
@@ -182,12 +191,47 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from roomctl.control.daemon import Daemon
     from roomctl.sim.demo import run_demo
+    from roomctl.web.server import WebService
 
     if not args.verbose:  # the demo prints the room itself; keep device chatter out of the way
         logging.getLogger().setLevel(logging.WARNING)
-    _run_async(run_demo(arc=args.arc, speed=args.speed, minutes=args.minutes))
+    address = args.listen or HostPort("127.0.0.1", 8080)
+
+    def setup(daemon: Daemon) -> None:
+        password = secrets.token_urlsafe(12)
+
+        async def first_login(d: Daemon) -> None:
+            assert d.store is not None
+            await asyncio.to_thread(d.store.add_user, "facilitator", password, "facilitator",
+                                    by="demo")  # fmt: skip
+
+        def listening(url: str) -> None:
+            print(
+                f"The tablet: {url}  (log in as facilitator, password {password}; "
+                "shown only now)",
+                flush=True,
+            )
+
+        daemon.services.append(("web", WebService(address, listening, before=first_login)))
+
+    _run_async(run_demo(arc=args.arc, speed=args.speed, minutes=args.minutes, setup=setup))
     return 0
+
+
+def _listen(value: str) -> HostPort:
+    """`--listen HOST:PORT` (IPv6 in brackets; port 0 picks a free one)."""
+    any_port = value.endswith(":0")
+    try:
+        address = HostPort.parse(value[:-2] if any_port else value)
+        if any_port:
+            address = HostPort(address.host, 0)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
+    if address.port is None:
+        raise argparse.ArgumentTypeError(f"{value!r}: give HOST:PORT, e.g. 0.0.0.0:8080")
+    return address
 
 
 def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
@@ -195,6 +239,8 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
     run = sub.add_parser(
         "run", help="run the daemon", description="Run the room's daemon.", parents=[config]
     )
+    run.add_argument("--listen", type=_listen, metavar="HOST:PORT",
+                     help="where the web app listens (default: the config's web: section)")
     run.set_defaults(handler=cmd_run)
 
     demo = sub.add_parser(
@@ -216,6 +262,8 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
         default=None,
         help="stop after this many real minutes (default: the whole arc)",
     )
+    demo.add_argument("--listen", type=_listen, metavar="HOST:PORT",
+                      help="where the tablet listens (default 127.0.0.1:8080)")
     demo.set_defaults(handler=cmd_demo)
 
     apply = sub.add_parser(
@@ -242,6 +290,7 @@ def register(sub: SubParsers, config: argparse.ArgumentParser) -> None:
 
     register_session(sub, config, _open)
     register_clients(sub, config, _open)
+    register_tokens(sub, config, _open)
     register_overview(sub, config)
 
     user = sub.add_parser("user", help="manage logins", description="Manage logins.")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,8 +315,12 @@ async def _report(daemon: Daemon, room: DemoRoom, every_s: float, until: float |
 
 
 async def run_demo(
-    arc: str = "psilocybin", speed: float = 60.0, minutes: float | None = None
+    arc: str = "psilocybin",
+    speed: float = 60.0,
+    minutes: float | None = None,
+    setup: Callable[[Daemon], None] | None = None,
 ) -> None:
+    """Run the demo room; `setup` may add services (the web app) to its daemon."""
     clock = ScaledClock(speed)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -332,6 +336,8 @@ async def run_demo(
         )
         daemon = Daemon(lib, clock, settings=settings)
         daemon.services.append(("mqtt-api", mqtt_api))
+        if setup is not None:
+            setup(daemon)
         end = chosen.nominal_end
         length = (end - chosen.starts_at) if end is not None else 3 * 3600.0
         real_s = minutes * 60 if minutes is not None else length / speed + 5

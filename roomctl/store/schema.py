@@ -162,8 +162,32 @@ _V2 = (
     """,
 )
 
+# Version 3: bearer tokens for the web API (store/tokens.py): only a SHA-256 of each token;
+# a client token names its one client.
+_V3_TOKENS = (
+    """
+    CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        role        TEXT NOT NULL CHECK (role IN ('facilitator', 'readonly', 'admin', 'client')),
+        client_id   TEXT,
+        hash        TEXT NOT NULL UNIQUE,
+        created_at  REAL NOT NULL,
+        created_by  TEXT NOT NULL,
+        revoked_at  REAL,
+        CHECK ((role = 'client') = (client_id IS NOT NULL))
+    )
+    """,
+    "CREATE UNIQUE INDEX tokens_live_name ON tokens(name) WHERE revoked_at IS NULL",
+)
+
+
 # Ordered; entry i upgrades schema version i to i + 1.  Append only, never edit a shipped entry.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _V1,
+    _V2,
+    _V3_TOKENS,
+)
 
 
 def configure(conn: sqlite3.Connection, *, in_memory: bool, readonly: bool = False) -> None:

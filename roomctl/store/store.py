@@ -30,6 +30,7 @@ from roomctl.store.rows import (
     UserRow,
 )
 from roomctl.store.sessions import SessionStore
+from roomctl.store.tokens import TokenStore
 from roomctl.store.users import UserStore
 
 __all__ = [
@@ -44,6 +45,6 @@ __all__ = [
 ]
 
 
-class Store(SessionStore, ClientStore, UserStore, AuditStore):
+class Store(SessionStore, ClientStore, UserStore, TokenStore, AuditStore):
     """The open session database.  ``Store.open(path, clock)``, or ``readonly=True`` to read
     a database that cannot be written; close with :meth:`close` or ``with``."""

@@ -1,0 +1,121 @@
+"""The web app as a service of the daemon: uvicorn serving on the daemon's own event loop, so a
+tap reaches SessionControl with no process or thread in between."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from roomctl.control.daemon import Daemon
+from roomctl.model.address import HostPort
+from roomctl.web.app import build_app
+from roomctl.web.context import Web, load_secret
+from roomctl.web.preview import RoomPreview
+
+__all__ = ["WebService", "secret_path"]
+
+log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 5.0
+
+
+def secret_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".web-secret")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class WebService:
+    """Register with ``daemon.services.append(("web", WebService(address)))``; `web` and
+    `port` are set once it listens (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        address: HostPort,
+        on_listen: Callable[[str], None] | None = None,
+        *,
+        before: Callable[[Daemon], Awaitable[None]] | None = None,
+    ) -> None:
+        self.address = address
+        self.on_listen = on_listen
+        self.before = before
+        self.web: Web | None = None
+        self.port: int | None = None
+        self.listening = asyncio.Event()
+
+    async def __call__(self, daemon: Daemon) -> None:
+        assert daemon.session is not None and daemon.engine is not None
+        preview = RoomPreview(daemon.session)
+        preview.listeners.append(daemon.engine.wake)
+        daemon.engine.set_desired(preview.desired)
+        self.web = web = Web(daemon, load_secret(secret_path(daemon.store_path)), preview)
+        if self.before is not None:
+            await self.before(daemon)
+        self._app = app = build_app(web)
+        config = uvicorn.Config(
+            app,
+            host=self.address.host,
+            port=self.address.port_or(8080),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        try:
+            sock = _bind(self.address.host, self.address.port_or(8080))
+        except OSError as exc:  # one line; the room goes on without its web face
+            log.error("web: cannot listen on %s: %s", self.address, exc.strerror or exc)
+            return
+        server = _Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="web-serve")
+        try:
+            await self._wait_started(server, task)
+            await asyncio.shield(task)
+        finally:
+            web.closing.set()
+            server.should_exit = True
+            done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+            if not done:
+                server.force_exit = True
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _wait_started(self, server: uvicorn.Server, task: asyncio.Task[Any]) -> None:
+        while not server.started:
+            if task.done():
+                raise OSError(f"the web app could not start on {self.address}")
+            await asyncio.sleep(0.02)
+        sockets = [s for srv in server.servers for s in (srv.sockets or ())]
+        self.port = int(sockets[0].getsockname()[1]) if sockets else self.address.port
+        url = f"http://{self.address.host}:{self.port}/"
+        log.info("web: the tablet is at %s", url)
+        self.listening.set()
+        if self.on_listen is not None:
+            self.on_listen(url)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
