@@ -128,7 +128,7 @@ async function loadLog(s) {
 
 function render(s) {
   state = s;
-  $("room-name").textContent = s.room_name;
+  $("room-name").textContent = s.room_name + (s.temperature_c === null ? "" : ` · ${s.temperature_c.toFixed(1)} °C`);
   const sess = s.session && !s.session.ended ? s.session : null;
   document.body.classList.toggle("emergency-on", s.emergency);
   $("clear-box").hidden = !s.emergency;
@@ -157,12 +157,28 @@ function render(s) {
   loadLog(sess);
   $("alerts").replaceChildren(...s.alerts.map((a) => el("p", { class: "alert", role: "alert", text: a.message })));
   $("devices").replaceChildren(...s.devices.map((d) => {
-    const reported = d.reported ? Object.entries(d.reported).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v * 10) / 10 : v}`).join(", ") : "not read yet";
+    const reported = d.reported ? shows(d.reported) : "not read yet";
     return el("li", { "data-device": d.id },
       el("span", {}, el("span", { class: d.available ? "dot" : "dot down", "aria-hidden": "true" }),
         `${d.id}${d.available ? "" : " — not answering"}`),
       el("span", { class: "muted", text: reported }));
   }));
+}
+
+// What a device shows, in the words a facilitator reads at a glance.
+function shows(r) {
+  const round = (v) => Math.round(v);
+  if ("setpoint_c" in r) return r.setpoint_c === null ? "" : `set to ${r.setpoint_c} °C`;
+  if ("volume" in r) {
+    const music = r.source === null || r.source === "silence" ? "paused" : String(r.source).replace(/^favorite:/, "");
+    return r.volume === null ? music : `${music} · volume ${r.volume}`;
+  }
+  if (r.on === false) return "off";
+  const parts = [];
+  if (r.brightness_pct !== null && r.brightness_pct !== undefined) parts.push(`${round(r.brightness_pct)} %`);
+  if (r.color_temp_k) parts.push(`${round(r.color_temp_k)} K`);
+  else if (r.hue !== null && r.hue !== undefined) parts.push(`hue ${round(r.hue)}°`);
+  return parts.length ? parts.join(" · ") : "on";
 }
 
 function connect() {
