@@ -19,7 +19,7 @@ __all__ = [
     "sleep_or_wake",
 ]
 
-log = logging.getLogger("roomctl.clock")
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):

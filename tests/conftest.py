@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from roomctl.model.library import Library, load_library
 from roomctl.sim.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +49,9 @@ async def private_broker() -> AsyncIterator[Broker]:
     """A broker of this test's own, for tests that stop or restart it."""
     async with Broker.start() as instance:
         yield instance
+
+
+@pytest.fixture(scope="module")
+def lib() -> Library:
+    """The shipped example room and its scene library (a test module may define its own)."""
+    return load_library(Path(__file__).resolve().parent.parent / "config.example.yaml")

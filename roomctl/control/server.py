@@ -29,7 +29,7 @@ from roomctl.model.events import EventKind
 
 __all__ = ["CommandServer"]
 
-log = logging.getLogger("roomctl.control.server")
+log = logging.getLogger(__name__)
 MAX_LINE = 64 * 1024
 
 

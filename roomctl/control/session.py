@@ -56,7 +56,7 @@ from roomctl.timeline.values import override_values
 
 __all__ = ["Outcome", "SessionControl"]
 
-log = logging.getLogger("roomctl.control.session")
+log = logging.getLogger(__name__)
 Shown = Callable[[], Mapping[str, DeviceState | None]]
 
 

@@ -19,7 +19,7 @@ from roomctl.model.state import DeviceState
 
 __all__ = ["DeviceHealth", "DriverFault", "guarded"]
 
-log = logging.getLogger("roomctl.engine.health")
+log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 

@@ -33,7 +33,7 @@ from roomctl.retry import Backoff
 
 __all__ = ["DeviceHealth", "Engine", "EngineSettings"]
 
-log = logging.getLogger("roomctl.engine.reconciler")
+log = logging.getLogger(__name__)
 
 ExternalChange = Callable[[str, DeviceState, DeviceState], None]
 _SETTLE_S = 2.0  # after a native transition ends, before a reading is compared
