@@ -83,7 +83,7 @@ def small_disk(tmp_path: Path, size_kib: int = 1024) -> Iterator[SmallDisk]:
 
 
 async def start(config: Path, clock: Any, **kwargs: Any) -> Any:
-    """A daemon on `config` as tests/test_daemon.py starts one, with Daemon keyword arguments."""
-    from tests.test_daemon import start_daemon
+    """A daemon on `config` as tests/daemon_support.py starts one, with Daemon keyword arguments."""
+    from tests.daemon_support import start_daemon
 
     return await start_daemon(config, clock, **kwargs)

@@ -16,9 +16,9 @@ from roomctl.model.prefs import Preferences
 from roomctl.model.state import LightState, PlayerState
 from roomctl.sim.demo import DemoRoom
 from roomctl.timeline.fold import Timeline
+from tests.daemon_support import ROOT, follows, run_cli, stop_daemon
 from tests.faults import start, write_config
 from tests.helpers import until
-from tests.test_daemon import ROOT, follows, run_cli, stop_daemon
 
 HARSH = """\
 name: harsh

@@ -13,9 +13,9 @@ import yaml
 
 from roomctl.clock import SystemClock
 from roomctl.sim.demo import DemoRoom
+from tests.daemon_support import run_cli, stop_daemon
 from tests.faults import start, write_config
 from tests.helpers import until
-from tests.test_daemon import run_cli, stop_daemon
 
 
 async def test_a_silent_sensor_and_a_cold_room_are_reported(

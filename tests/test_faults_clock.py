@@ -15,8 +15,8 @@ from roomctl.clock import SessionClock, SystemClock, VirtualClock
 from roomctl.control.status import format_status
 from roomctl.model.events import EventKind
 from roomctl.sim.demo import DemoRoom
+from tests.daemon_support import DARK_ROOM, stop_daemon
 from tests.faults import start, write_config
-from tests.test_daemon import DARK_ROOM, stop_daemon
 
 T0 = 1_800_000_000.0
 

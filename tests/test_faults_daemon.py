@@ -18,9 +18,9 @@ from roomctl.control.lock import DaemonRunningError
 from roomctl.errors import StoreError
 from roomctl.model.events import EventKind
 from roomctl.sim.demo import DemoRoom
+from tests.daemon_support import ROOT, emergency_shown, follows, run_cli, stop_daemon
 from tests.faults import small_disk, start, write_config
 from tests.helpers import until
-from tests.test_daemon import ROOT, emergency_shown, follows, run_cli, stop_daemon
 
 
 async def test_a_second_daemon_on_the_same_database_refuses_to_start(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from roomctl.model.events import EventKind
 from roomctl.model.library import load_library
 from roomctl.sim.demo import DemoRoom
 from roomctl.store.store import Store
+from tests.daemon_support import DARK_ROOM, ROOT, emergency_shown, run_cli, stop_daemon
 from tests.faults import small_disk, start, write_config
 from tests.helpers import until
-from tests.test_daemon import DARK_ROOM, ROOT, emergency_shown, run_cli, stop_daemon
 
 
 async def test_emergency_without_a_session_acts_and_clears_back_calmly(tmp_path: Path) -> None:

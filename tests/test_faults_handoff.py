@@ -18,9 +18,9 @@ import pytest
 from roomctl.clock import SystemClock
 from roomctl.control.paths import socket_paths
 from roomctl.sim.demo import DemoRoom
+from tests.daemon_support import ROOT, emergency_shown, follows, run_cli, stop_daemon
 from tests.faults import start, write_config
 from tests.helpers import until
-from tests.test_daemon import ROOT, emergency_shown, follows, run_cli, stop_daemon
 
 HEAVY = ("pydantic", "kasa", "soco", "aiomqtt", "paho")
 

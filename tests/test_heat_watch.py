@@ -23,9 +23,9 @@ from roomctl.model.config import TemperatureBand
 from roomctl.model.state import ThermostatReading, ThermostatState
 from roomctl.sim.demo import DemoRoom
 from roomctl.sim.kasa import KasaEmulator
+from tests.daemon_support import run_cli, stop_daemon
 from tests.faults import start, write_config
 from tests.helpers import until
-from tests.test_daemon import run_cli, stop_daemon
 
 BAND = TemperatureBand(min=18, max=24)
 

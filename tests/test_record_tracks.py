@@ -26,10 +26,10 @@ from roomctl.model.state import PlayerReading, TrackInfo
 from roomctl.record import build_record
 from roomctl.sim.demo import DemoRoom
 from roomctl.store.store import Store
+from tests.daemon_support import DARK_ROOM, stop_daemon
 from tests.doubles import MemoryPlayer
 from tests.faults import start, write_config
 from tests.helpers import until
-from tests.test_daemon import DARK_ROOM, stop_daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 1_800_000_000.0

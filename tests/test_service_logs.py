@@ -16,9 +16,9 @@ from roomctl.clock import ScaledClock
 from roomctl.model.events import EventKind
 from roomctl.sim.demo import DemoRoom
 from roomctl.store.clients import Consent
+from tests.daemon_support import DARK_ROOM, start_daemon, stop_daemon
 from tests.faults import write_config
 from tests.helpers import until
-from tests.test_daemon import DARK_ROOM, start_daemon, stop_daemon
 
 SPEED = 2000.0
 LABEL = "Margarethe Quellenfeld"

@@ -19,8 +19,8 @@ import yaml
 
 from roomctl.clock import SystemClock
 from roomctl.control.notify import Notifier, notify_service, watchdog_interval_s
+from tests.daemon_support import ROOT, stop_daemon
 from tests.faults import start
-from tests.test_daemon import ROOT, stop_daemon
 
 
 def empty_room(where: Path) -> Path:

@@ -18,9 +18,9 @@ from roomctl.errors import ConfigError
 from roomctl.model.events import EventKind, Note, Override
 from roomctl.model.library import load_library
 from roomctl.sim.demo import DemoRoom
+from tests.daemon_support import DARK_ROOM, Running, settings_for, stop_daemon
 from tests.faults import write_config
 from tests.helpers import until
-from tests.test_daemon import DARK_ROOM, Running, settings_for, stop_daemon
 
 SAFE_PCT = 30
 SAFE_K = 2700

@@ -24,8 +24,8 @@ from roomctl.mqtt_api.service import MqttApi
 from roomctl.retry import Backoff
 from roomctl.sim.broker import Broker
 from roomctl.sim.z2m import Z2MLightEmulator
+from tests.daemon_support import Running, settings_for, stop_daemon
 from tests.helpers import until
-from tests.test_daemon import Running, settings_for, stop_daemon
 
 FAST = Backoff(initial_s=0.05, max_s=0.5)
 

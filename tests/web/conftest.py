@@ -21,7 +21,7 @@ from roomctl.model.address import HostPort
 from roomctl.model.library import load_library
 from roomctl.sim.demo import DemoRoom
 from roomctl.web.server import WebService
-from tests.test_daemon import settings_for
+from tests.daemon_support import settings_for
 
 SPEED = 20.0
 PASSWORD = "correct horse battery"

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.daemon_support import mismatches
 from tests.helpers import until
-from tests.test_daemon import mismatches
 from tests.web.browser import ARTIFACTS, MAX_LUMINANCE, browser_session, contrast_failures, shot
 from tests.web.conftest import PASSWORD, Site
 
