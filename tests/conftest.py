@@ -13,6 +13,9 @@ import pytest
 from roomctl.model.library import Library, load_library
 from roomctl.sim.broker import Broker
 
+# The command line's config fixtures, for every test that names them.
+pytest_plugins = ["tests.cli_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
