@@ -21,7 +21,10 @@ from roomctl.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
-MDMA_TEMP = "Temperature 23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C."
+MDMA_TEMP = (
+    "Temperature 23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C at most, "
+    "no phase warmer than its own temperature (MDMA runs cool: offer a blanket rather than heat)."
+)
 VOLUME = "Volume up to 80 is above the room's cap of 60: music will stay at or below 60."
 
 
@@ -295,15 +298,14 @@ def test_preview_rehearses_with_a_stored_clients_preferences(room: Path) -> None
     )
     ok("client", "prefs", cid, "--set", prefs_file(room, WISHES), "--consent", cwd=room)
     text = ok("preview", "mdma", "--client", cid, "--at", "1:00", cwd=room)
-    assert "radiator     22.0 °C" in text
+    assert "radiator     20.0 °C" in text  # MDMA's cool peak: the wish for 23.5 °C is a blanket
     assert text.endswith(
-        f"The room's limits override some of the client's choices:\n  - {MDMA_TEMP}\n"
-        f"  - {VOLUME}\n"
+        f"The room's limits override some of the client's choices:\n  - {MDMA_TEMP}\n  - {VOLUME}\n"
     )
     data = json.loads(ok("preview", "mdma", "--client", cid, "--json", "--at", "1:00", cwd=room))
     assert (data["client"], data["preferences_version"]) == (cid, 1)
     assert data["overrides"] == [MDMA_TEMP, VOLUME]
-    assert data["rows"][0]["devices"]["radiator"] == {"setpoint_c": 22.0}
+    assert data["rows"][0]["devices"]["radiator"] == {"setpoint_c": 20.0}
     # a preferences file says the same
     from_file = json.loads(ok("preview", "mdma", "--prefs", "prefs.yaml", "--json", "--at",
                               "1:00", cwd=room))  # fmt: skip

@@ -220,7 +220,9 @@ def test_preferred_temperature_is_clamped_into_an_arc_band() -> None:
     scene = _scene(climate={"climate": {"setpoint_c": 21}})
     mdma = TemperatureBand(min=20, max=22)
     out = resolve(scene, Preferences(temperature_c=23.5), SAFETY, mdma)
-    assert out.climate["climate"].setpoint_c == 22
+    assert out.climate["climate"].setpoint_c == 21  # an arc with its own band: never warmer
+    out = resolve(scene, Preferences(temperature_c=19), SAFETY, mdma)
+    assert out.climate["climate"].setpoint_c == 20  # cooler, within the band
 
 
 def test_scene_setpoint_outside_the_band_is_clamped() -> None:

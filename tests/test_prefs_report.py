@@ -11,7 +11,7 @@ from roomctl.model.arc import Arc, Phase
 from roomctl.model.config import SafetyConfig, TemperatureBand
 from roomctl.model.events import Event, Note, Start
 from roomctl.model.library import Library, load_library
-from roomctl.model.prefs import HueSpan, MusicPrefs, Preferences
+from roomctl.model.prefs import HueSpan, MusicPrefs, Preferences, resolve
 from roomctl.model.prefs_report import limits_note, overrides, overrides_for_arcs, summary
 from roomctl.model.state import PlayerState, ThermostatState
 from roomctl.timeline.fold import Timeline
@@ -30,7 +30,27 @@ def test_nothing_to_say_without_preferences_or_within_the_limits(lib: Library) -
     assert overrides(Preferences(), SAFETY, lib.arc("mdma")) == []
     within = Preferences(temperature_c=21, volume_max=40, colors_liked=("blue",),
                          colors_avoided=("red",), brightness_max_pct=50)  # fmt: skip
-    assert overrides(within, SAFETY, lib.arc("mdma")) == []
+    assert overrides(within, SAFETY, lib.arc("psilocybin")) == []
+    assert overrides(within.model_copy(update={"temperature_c": 20}), SAFETY, lib.arc("mdma")) == []
+
+
+def test_a_wish_for_warmth_under_mdma_never_warms_a_phase(lib: Library) -> None:
+    """MDMA runs cool (its own 20–22 °C band): a client's 21 °C does not lift the 20 °C peak."""
+    prefs = Preferences(temperature_c=21)
+    assert overrides(prefs, SAFETY, lib.arc("mdma")) == [
+        "Temperature 21 °C: no phase is made warmer than its own temperature (MDMA runs cool: "
+        "offer a blanket rather than heat)."
+    ]
+    arc = lib.arc("mdma")
+    peak = lib.scenes["inner-focus-cool"]
+    cooler = resolve(peak, Preferences(temperature_c=20.5), SAFETY, arc.temperature_c)
+    warmer = resolve(peak, prefs, SAFETY, arc.temperature_c)
+    assert warmer.climate["climate"].setpoint_c == 20.0  # the scene's, not the wish
+    assert cooler.climate["climate"].setpoint_c == 20.0  # a cooler wish is kept (within band)
+    arrival = resolve(
+        lib.scenes["arrival"], Preferences(temperature_c=20.5), SAFETY, arc.temperature_c
+    )
+    assert arrival.climate["climate"].setpoint_c == 20.5
     # 100 means "no limit of my own": not a wish above the cap
     assert overrides(Preferences(volume_max=100), SAFETY) == []
 
@@ -38,7 +58,9 @@ def test_nothing_to_say_without_preferences_or_within_the_limits(lib: Library) -
 def test_a_temperature_outside_the_arcs_band(lib: Library) -> None:
     prefs = Preferences(temperature_c=23.5)
     assert overrides(prefs, SAFETY, lib.arc("mdma")) == [
-        "Temperature 23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C."
+        "Temperature 23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C at "
+        "most, no phase warmer than its own temperature (MDMA runs cool: offer a blanket rather "
+        "than heat)."
     ]
     assert overrides(prefs, SAFETY, lib.arc("psilocybin")) == []  # inside 18–24
     assert overrides(Preferences(temperature_c=19), SAFETY, lib.arc("mdma")) == [
@@ -59,7 +81,9 @@ def test_a_temperature_outside_the_rooms_safety_band(lib: Library) -> None:
 def test_before_an_arc_is_chosen_every_arcs_band_is_checked(lib: Library) -> None:
     found = overrides_for_arcs(Preferences(temperature_c=23.5), SAFETY, lib.arcs.values())
     assert found == [
-        "Temperature 23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C."
+        "Temperature 23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C at "
+        "most, no phase warmer than its own temperature (MDMA runs cool: offer a blanket rather "
+        "than heat)."
     ]
 
 
@@ -117,17 +141,20 @@ def test_the_sentences_say_what_the_timeline_does(lib: Library) -> None:
                 setpoints.add(state.setpoint_c)
             if isinstance(state, PlayerState) and state.volume is not None:
                 volumes.append(state.volume)
-    assert setpoints == {22.0}
+    assert max(setpoints) <= 22.0 and min(setpoints) >= 20.0  # within MDMA's band, never above
+    assert 20.0 in setpoints  # the cool peak stays cool whatever the wish
     assert max(volumes) <= 60
 
 
 def test_the_session_note_says_it_once(lib: Library) -> None:
     arc = lib.arc("mdma")
-    assert limits_note(Preferences(temperature_c=21), SAFETY, arc) is None
+    assert limits_note(Preferences(temperature_c=20), SAFETY, arc) is None
     note = limits_note(Preferences(temperature_c=23.5, volume_max=80), SAFETY, arc)
     assert note == Note(
         text="The room's limits override some of the client's preferences: Temperature "
-        "23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C. Volume up to 80 "
+        "23.5 °C is outside MDMA's 20–22 °C band: the room will keep to 22 °C at most, no phase "
+        "warmer than its own temperature (MDMA runs cool: offer a blanket rather than heat). "
+        "Volume up to 80 "
         "is above the room's cap of 60: music will stay at or below 60."
     )
 

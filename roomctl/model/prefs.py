@@ -273,8 +273,16 @@ def band(safety: SafetyConfig, narrower: TemperatureBand | None) -> tuple[float,
     return lo, hi
 
 
-def _climate(t: ClimateTarget, prefs: Preferences, limits: tuple[float, float]) -> ClimateTarget:
-    setpoint = prefs.temperature_c if prefs.temperature_c is not None else t.setpoint_c
+def _climate(
+    t: ClimateTarget, prefs: Preferences, limits: tuple[float, float], arc_band: bool
+) -> ClimateTarget:
+    """A preferred temperature replaces the scene's setpoint.  Under an arc's own band (a
+    substance that raises body temperature: MDMA) a wish for warmth never makes the room warmer
+    than the scene: the client gets a blanket, not heat; a wish for cooler is kept."""
+    setpoint = t.setpoint_c
+    if prefs.temperature_c is not None:
+        wish = prefs.temperature_c
+        setpoint = min(wish, t.setpoint_c) if arc_band else wish
     return ClimateTarget(setpoint_c=min(max(setpoint, limits[0]), limits[1]))
 
 
@@ -292,6 +300,7 @@ def resolve(
     `phase`: the arc phase's index (for `hue: liked`); `music`: the room's music sources with
     their tags and its headphones zone."""
     limits = band(safety, temperature_band)
+    arc_band = limits != band(safety, None)  # an arc's own, narrower band is in force
     sounds = {z: _music(t, prefs, safety, music) for z, t in scene.music.items()}
     if prefs.headphones:
         sounds = _with_headphones(sounds, music.headphones_zone if music is not None else None)
@@ -299,6 +308,9 @@ def resolve(
         update={
             "lights": {z: _light(t, prefs, phase) for z, t in scene.lights.items()},
             "music": sounds,
-            "climate": {z: _climate(t, prefs, limits) for z, t in scene.climate.items()},
+            "climate": {
+                z: _climate(t, prefs, limits, arc_band)
+                for z, t in scene.climate.items()
+            },
         }
     )

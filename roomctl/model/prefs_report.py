@@ -59,17 +59,27 @@ def _temperature(prefs: Preferences, safety: SafetyConfig, arc: Arc | None) -> l
         return []
     narrower = arc.temperature_c if arc is not None else None
     lo, hi = band(safety, narrower)
-    if lo <= wish <= hi:
-        return []
-    keep = lo if wish < lo else hi
+    # under an arc's own band a wish for warmth never makes a phase warmer than its scene
     room = (safety.temperature_c.min, safety.temperature_c.max)
+    runs_cool = arc is not None and (lo, hi) != room and wish > lo
+    cool = f" ({_arc_name(arc)} runs cool: offer a blanket rather than heat)" if arc else ""
+    if lo <= wish <= hi:
+        if not runs_cool:
+            return []
+        return [
+            f"Temperature {_num(wish)} °C: no phase is made warmer than its own temperature"
+            f"{cool}."
+        ]
+    keep = lo if wish < lo else hi
     if arc is not None and (lo, hi) != room:
         whose = f"{_arc_name(arc)}'s {_num(lo)}–{_num(hi)} °C band"
     else:
         whose = f"the room's safety band of {_num(lo)}–{_num(hi)} °C"
-    return [
-        f"Temperature {_num(wish)} °C is outside {whose}: the room will keep to {_num(keep)} °C."
-    ]
+    sentence = f"Temperature {_num(wish)} °C is outside {whose}: the room will keep to "
+    sentence += f"{_num(keep)} °C"
+    if runs_cool:
+        sentence += f" at most, no phase warmer than its own temperature{cool}"
+    return [sentence + "."]
 
 
 def _volume(prefs: Preferences, safety: SafetyConfig) -> list[str]:
