@@ -444,7 +444,10 @@ class SessionControl:
             )
             self.timeline = None
             return
-        self.timeline = Timeline(
-            self.lib.room, arc, self.lib.scenes, self._all_events(), self.prefs
-        )
+        events = self._all_events()
+        old = self.timeline
+        if old is not None and old.arc is arc and old.prefs is self.prefs:
+            self.timeline = old.extended(events)  # keeps the folds of the events before
+        else:
+            self.timeline = Timeline(self.lib.room, arc, self.lib.scenes, events, self.prefs)
 

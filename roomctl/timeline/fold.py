@@ -109,6 +109,18 @@ class Timeline:
 
     # ----------------------------------------------------------------- public
 
+    def extended(self, events: Sequence[Event]) -> Timeline:
+        """The timeline of `events`, which are this one's and more after them (a command just
+        stored): the folds already made and the resolved scenes are kept, so the first moment
+        asked for after a command folds only the new events, not the whole session again."""
+        new = Timeline(self.room, self.arc, self.scenes, events, self.prefs)
+        n = len(self.events)
+        key = [(e.seq, e.at) for e in self.events]
+        if [(e.seq, e.at) for e in new.events[:n]] == key:
+            new._resolved = self._resolved
+            new._checkpoints = {k: f for k, f in self._checkpoints.items() if k <= n}
+        return new
+
     def at(self, t: float) -> Snapshot:
         start = self._start
         if start is None or start.at > t:
@@ -126,8 +138,12 @@ class Timeline:
         cached = self._checkpoints.get(n)
         if cached is None:
             assert self._start is not None
-            cached = self._begin(self._start)
-            for ev in self.events[:n]:
+            base = max((k for k in self._checkpoints if k < n), default=None)
+            if base is None:  # fold from the start
+                cached, first = self._begin(self._start), 0
+            else:  # go on from the latest fold before: the events up to it are the same
+                cached, first = self._checkpoints[base].branch(), base
+            for ev in self.events[first:n]:
                 if ev is self._start or ev.at < self._start.at:
                     continue
                 self._advance(cached, ev.at)

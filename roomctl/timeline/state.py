@@ -149,7 +149,17 @@ class Fold:
             arc_segs=dict(self.arc_segs),
             overrides=dict(self.overrides),
             out=dict(self.out),
+            cooled_from=dict(self.cooled_from),
         )
+
+    def branch(self) -> Fold:
+        """A copy that more events can be folded into without changing this one (folding an
+        event may change the segments in place, e.g. the dose re-anchors them)."""
+        f = self.copy()
+        f.arc_segs = {k: replace(v) for k, v in self.arc_segs.items()}
+        f.out = {k: replace(v) for k, v in self.out.items()}
+        f.overrides = {k: replace(v) for k, v in self.overrides.items()}
+        return f
 
     @property
     def paused(self) -> bool:
