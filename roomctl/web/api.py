@@ -38,6 +38,7 @@ from roomctl.model.events import (
 )
 from roomctl.model.library import CUES
 from roomctl.model.state import DeviceState, LightState, SwitchState, ThermostatState
+from roomctl.mqtt.overview import RoomRow
 from roomctl.web.auth import Facilitator, Reader, WebDep
 from roomctl.web.context import Web
 from roomctl.web.sse import state_stream
@@ -78,6 +79,12 @@ async def stream(web: WebDep, who: Reader) -> StreamingResponse:
     del who
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(state_stream(web), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/overview", summary="Every room of the clinic seen on the MQTT broker (bridged too)")
+async def overview(web: WebDep, who: Reader) -> list[RoomRow]:
+    del who
+    return [] if web.overview is None else web.overview.rows()
 
 
 @router.get("/devices", summary="Each device: desired and reported state, health")

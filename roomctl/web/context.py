@@ -14,6 +14,7 @@ from fastapi import Request
 from roomctl.control.daemon import Daemon
 from roomctl.control.session import SessionControl
 from roomctl.errors import StoreError
+from roomctl.mqtt.overview import ClinicOverview
 from roomctl.store.store import Store
 from roomctl.web.preview import RoomPreview
 from roomctl.web.throttle import LoginThrottle
@@ -51,6 +52,7 @@ class Web:
     preview: RoomPreview
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     revoked: set[str] = field(default_factory=set)  # cookie sessions logged out
+    overview: ClinicOverview | None = None  # the clinic's rooms on the broker (with MQTT)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     min_update_s: float = 0.25  # SSE: at most a few updates per second
     settle_s: float = 0.01  # SSE: let the engine's commands leave before the tablets are told

@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -125,6 +126,29 @@ async def tablet(request: Request) -> Response:
     web = web_of(request)
     config = json.dumps(_config(web))
     return _page(request, "tablet.html", who=who, config=config, csrf=who.csrf)
+
+
+@router.get("/overview", response_model=None)
+async def clinic_overview(request: Request) -> Response:
+    """Every room on the broker: phase, scene, emergency, health, last seen (read only)."""
+    who = current(request)
+    if who is None or who.via != "cookie" or not who.at_least("facilitator"):
+        return RedirectResponse("/login", status_code=303)
+    web = web_of(request)
+    rows = [] if web.overview is None else web.overview.rows()
+    now = time.time()
+    seen = {r.room_id: "–" if r.heard is None else _ago(now - r.heard) for r in rows}
+    mqtt = web.daemon.lib.room.mqtt is not None
+    return _page(request, "overview.html", who=who, rows=rows, seen=seen, mqtt=mqtt, csrf=who.csrf)
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
 
 
 @router.get("/c/{token}", response_model=None)

@@ -15,6 +15,7 @@ import uvicorn
 
 from roomctl.control.daemon import Daemon
 from roomctl.model.address import HostPort
+from roomctl.mqtt.overview import ClinicOverview
 from roomctl.web.app import build_app
 from roomctl.web.context import Web, load_secret
 from roomctl.web.preview import RoomPreview
@@ -54,6 +55,7 @@ class WebService:
         self.web: Web | None = None
         self.port: int | None = None
         self.listening = asyncio.Event()
+        self._following: asyncio.Task[None] | None = None
 
     async def __call__(self, daemon: Daemon) -> None:
         assert daemon.session is not None and daemon.engine is not None
@@ -61,6 +63,12 @@ class WebService:
         preview.listeners.append(daemon.engine.wake)
         daemon.engine.set_desired(preview.desired)
         self.web = web = Web(daemon, load_secret(secret_path(daemon.store_path)), preview)
+        mqtt = daemon.lib.room.mqtt
+        if daemon.bus is not None and mqtt is not None:  # the clinic's rooms, as they publish
+            web.overview = ClinicOverview(mqtt.base_topic)
+            self._following = asyncio.create_task(
+                web.overview.follow(daemon.bus), name="web:overview"
+            )
         if self.before is not None:
             await self.before(daemon)
         self._app = app = build_app(web)
@@ -84,6 +92,8 @@ class WebService:
             await self._wait_started(server, task)
             await asyncio.shield(task)
         finally:
+            if self._following is not None:
+                self._following.cancel()
             web.closing.set()
             server.should_exit = True
             done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)

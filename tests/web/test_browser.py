@@ -96,6 +96,9 @@ async def test_facilitator_runs_a_session_from_the_tablet(site: Site, browser: B
     assert lum <= MAX_LUMINANCE, f"record page: mean luminance {lum:.3f}"
     await page.goto(f"{site.url}/nothing-here", wait_until="load")
     await dark_and_readable(page, "error-404")
+    await page.goto(f"{site.url}/overview", wait_until="load")
+    await expect(page.get_by_role("heading", name="Rooms of the clinic")).to_be_visible()
+    await dark_and_readable(page, "clinic-overview")
 
 
 async def test_client_previews_a_colour_and_saves_with_consent(

@@ -56,7 +56,7 @@ async def test_every_protected_route_refuses_without_credentials(site: Site) -> 
             if (method, path) in PUBLIC:
                 assert r.status_code < 500, (method, path, r.status_code)
                 continue
-            if path in ("/", "/client") and method == "GET":
+            if path in ("/", "/client", "/overview") and method == "GET":  # pages: to the login
                 assert r.status_code in (303, 401), (path, r.status_code)
                 continue
             assert r.status_code in (401, 403), (method, path, r.status_code, r.text[:200])
