@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from roomctl.cli.main import main
 from roomctl.model.library import load_library
@@ -114,3 +115,58 @@ async def test_announce_rebirth_stale_removal_and_remove(
         async with observer(private_broker, f"homeassistant/+/{node}/+/config") as late:
             await asyncio.sleep(1.0)
             assert [m.topic for m in late.messages if m.payload] == []
+
+
+def _render(template: str, state: dict[str, Any]) -> str:
+    """A value_template rendered as Home Assistant renders it: Jinja2 in a sandbox, the state
+    topic's JSON as `value_json`."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment().from_string(template).render(value_json=state).strip()
+
+
+def test_the_value_templates_render_the_room_state() -> None:
+    """Every entity's value_template, rendered by Jinja2 (HA's template engine) over the state
+    the room publishes (RoomState as JSON), with a session running and without one."""
+    from roomctl.control.room_state import RoomState
+
+    lib = load_library(ROOT / "config.example.yaml")
+    found = {e.object_id: e.config for e in entities(lib, RoomTopics("roomctl", "room-1"))}
+    device = {"zone": "speakers", "available": True, "last_error": None, "last_ok_at": 1.0}
+    running = RoomState.model_validate({
+        "room_id": "room-1", "room_name": "Session Room 1", "at": 1_800_000_000.0,
+        "session": {
+            "id": "s-1", "arc": "psilocybin", "arc_title": "Psilocybin", "client_id": None,
+            "phase": "onset", "phase_index": 2, "phases": ["settle", "pre-onset", "onset"],
+            "next_phase": "building", "since_t0_s": 2700.0, "dosed": True,
+            "phase_started_at": 1.0, "to_next_phase_s": 900.0, "held": False, "cue": None,
+            "cue_ends_at": None, "cooling": False, "ended": False, "started_at": 0.0,
+        },
+        "scene": "onset", "emergency": False, "temperature_c": 21.4, "alerts": [],
+        "devices": [{"id": "speakers", "kind": "player", "desired": None,
+                     "reported": {"source": "favorite:Onset", "volume": 18}, **device}],
+    }).model_dump(mode="json")  # fmt: skip
+    idle = {**running, "session": None, "scene": None, "temperature_c": None,
+            "emergency": True, "devices": []}  # fmt: skip
+    values = {k: _render(c["value_template"], running) for k, c in found.items()
+              if "value_template" in c}  # fmt: skip
+    assert values == {
+        "scene": "onset",
+        "phase": "onset",
+        "time_left": "15.0",
+        "since_t0": "45.0",
+        "emergency_on": "OFF",
+        "volume": "18",
+        "temperature": "21.4",
+    }
+    nothing = {k: _render(c["value_template"], idle) for k, c in found.items()
+               if "value_template" in c}  # fmt: skip
+    assert nothing == {
+        "scene": "None",
+        "phase": "None",
+        "time_left": "None",
+        "since_t0": "None",
+        "emergency_on": "ON",
+        "volume": "None",
+        "temperature": "None",
+    }
