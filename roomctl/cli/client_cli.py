@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from roomctl.cli.output import confirm, write_private
+from roomctl.cli.output import confirm, export_json
 from roomctl.errors import RoomctlError
 from roomctl.model.library import Library, load_preferences
 from roomctl.model.prefs import Preferences
@@ -195,11 +195,8 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
     _, store = opener(args)
     with store:
         exported = store.export_client(args.id, by=_by(args))
-    text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
-    if args.out is None:
-        sys.stdout.write(text)
+    if not export_json(exported, args.out):
         return 0
-    write_private(Path(args.out), text)
     n = len(exported["preferences"])
     print(f"client {args.id} exported to {args.out} ({n} preference version{'s' * (n != 1)})")
     return 0

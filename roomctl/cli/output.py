@@ -3,13 +3,14 @@ that refuses (never guesses) without a terminal."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 from roomctl.errors import RoomctlError
 
-__all__ = ["confirm", "write_private"]
+__all__ = ["confirm", "export_json", "write_private"]
 
 
 def write_private(path: Path, text: str) -> None:
@@ -29,3 +30,13 @@ def confirm(question: str, refusal: str) -> bool:
     except EOFError:
         answer = ""
     return answer.strip().lower() in ("y", "yes")
+
+
+def export_json(data: object, out: str | None) -> bool:
+    """Health data as JSON: to stdout (False), or to the file `out`, owner-only (True)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return False
+    write_private(Path(out), text)
+    return True

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roomctl.cli.output import confirm, write_private
+from roomctl.cli.output import confirm, export_json, write_private
 from roomctl.errors import SessionError
 from roomctl.model.events import CHANNELS, EventKind
 from roomctl.model.library import Library
@@ -173,13 +172,8 @@ def cmd_export(args: argparse.Namespace, opener: Opener) -> int:
     _, store = opener(args)
     with store:
         exported = store.export_session(args.id, by=_by(args))
-    text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
-    if args.out is None:
-        sys.stdout.write(text)
-        return 0
-    out = Path(args.out)
-    write_private(out, text)  # health data: owner only
-    print(f"session {args.id} exported to {out} ({len(exported['events'])} events)")
+    if export_json(exported, args.out):
+        print(f"session {args.id} exported to {args.out} ({len(exported['events'])} events)")
     return 0
 
 
