@@ -6,18 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.model.state import LightState
 from roomctl.preview.rows import preview, start_events
 from roomctl.timeline.fold import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCS = ("psilocybin", "mdma", "lsd", "ketamine")
-
-
-@pytest.fixture(scope="module")
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 def lamp_at(lib: Library, arc_name: str, times: list[float]) -> list[float]:

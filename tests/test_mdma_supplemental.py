@@ -17,7 +17,7 @@ from roomctl.clock import VirtualClock
 from roomctl.control.session import SessionControl
 from roomctl.errors import SessionError
 from roomctl.model.events import EventKind, Mark
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.model.state import DeviceState, LightState, PlayerState, ThermostatState
 from roomctl.store.store import Store
 
@@ -25,11 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0  # the dose: the session starts at -0:15 with t0 = T0
 PEAK = [T0 + minute * 60 for minute in range(60, 151)]  # every minute 1:00–2:30
 GIVEN = T0 + 100 * 60  # the supplemental dose at 1:40
-
-
-@pytest.fixture
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 @pytest.fixture

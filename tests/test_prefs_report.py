@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from roomctl.model.arc import Arc, Phase
 from roomctl.model.config import SafetyConfig, TemperatureBand
 from roomctl.model.events import Event, Note, Start
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.model.prefs import HueSpan, MusicPrefs, Preferences, resolve
 from roomctl.model.prefs_report import limits_note, overrides, overrides_for_arcs, summary
 from roomctl.model.state import PlayerState, ThermostatState
@@ -19,11 +17,6 @@ from roomctl.timeline.fold import Timeline
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
 SAFETY = SafetyConfig()  # 18–24 °C, volume cap 60, floor 5 %
-
-
-@pytest.fixture(scope="module")
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 def test_nothing_to_say_without_preferences_or_within_the_limits(lib: Library) -> None:

@@ -37,7 +37,7 @@ from roomctl.model.events import (
     Track,
     parse_payload,
 )
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.record import (
     SessionRecord,
     build_record,
@@ -52,11 +52,6 @@ T = 1_800_000_000.0
 MIN = 60.0
 STAFF_NOTE = "client spoke about her father; follow up in integration"
 SHARED_NOTE = "You said the music felt like the sea."
-
-
-@pytest.fixture
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 @pytest.fixture

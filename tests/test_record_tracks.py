@@ -21,7 +21,7 @@ from roomctl.clock import ScaledClock, VirtualClock
 from roomctl.control.session import SessionControl
 from roomctl.control.tracks import TrackWatch
 from roomctl.model.events import End, Track
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.model.state import PlayerReading, TrackInfo
 from roomctl.record import build_record
 from roomctl.sim.demo import DemoRoom
@@ -50,11 +50,6 @@ class PlayingSpeaker(MemoryPlayer):
         if self.bug:
             raise KeyError("CurrentTrackMetaData")  # a firmware answer the driver did not expect
         return PlayerReading(reading.volume, reading.transport, self.track)
-
-
-@pytest.fixture
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 @pytest.fixture

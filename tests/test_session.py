@@ -32,11 +32,6 @@ PSILOCYBIN_PHASES = (
 
 
 @pytest.fixture
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
-
-
-@pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(T0)
 

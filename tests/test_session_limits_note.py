@@ -10,17 +10,12 @@ import pytest
 from roomctl.clock import VirtualClock
 from roomctl.control.session import SessionControl
 from roomctl.model.events import Note, Start
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.store.clients import Consent
 from roomctl.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 @pytest.fixture

@@ -14,17 +14,12 @@ from roomctl.clock import VirtualClock
 from roomctl.control.session import SessionControl
 from roomctl.errors import PreferencesError
 from roomctl.model.events import Start
-from roomctl.model.library import Library, load_library
+from roomctl.model.library import Library
 from roomctl.model.prefs import NO_PREFERENCES, Preferences
 from roomctl.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-def lib() -> Library:
-    return load_library(ROOT / "config.example.yaml")
 
 
 @pytest.fixture
