@@ -19,7 +19,7 @@ import contextlib
 import logging
 import math
 from collections.abc import AsyncIterator, Iterator
-from typing import Literal, Self
+from typing import Self
 
 from aiohttp import ClientConnectionError
 from kasa import Credentials, DeviceType, Discover, KasaException, Module
@@ -32,14 +32,13 @@ from kasa.exceptions import SMART_RETRYABLE_ERRORS
 
 from roomctl.devices.base import Light, Switch
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
-from roomctl.model.config import KasaDeviceConfig, RelayConfig
+from roomctl.model.config import KasaDeviceConfig, KasaModel, RelayConfig
 from roomctl.model.state import LightState
 
 __all__ = ["KasaLight", "KasaSwitch"]
 
 _LOGGER = logging.getLogger(__name__)
 
-KasaModel = Literal["color_bulb", "white_bulb", "dimmable_bulb", "strip", "dimmer", "plug"]
 
 # Library exceptions (anywhere in the cause chain) that mean "no answer": retried by the engine.
 _NO_ANSWER: tuple[type[BaseException], ...] = (
@@ -189,8 +188,14 @@ class _KasaLink:
         return dev
 
     def _check_model(self, dev: KasaDevice) -> None:
+        """Warn only when a configured model contradicts the device; without one, the device
+        says what it is (logged at debug)."""
         detected = _detected_model(dev)
-        if detected != self.config.model:
+        if self.config.model is None:
+            _LOGGER.debug(
+                "Kasa %s: the device at %s is a %s", self.device_id, self.address, detected
+            )
+        elif detected != self.config.model:
             _LOGGER.warning(
                 "Kasa %s: configured as %s, but the %s at %s is a %s; using what it can do",
                 self.device_id,
@@ -233,7 +238,9 @@ class KasaLight(Light):
         await self._link.close()
 
     def describe(self) -> str:
-        return f"{self.device_id}: Kasa {self.config.model} at {self._link.address}"
+        dev = self._link.connected
+        model = _detected_model(dev) if dev is not None else self.config.model or "light"
+        return f"{self.device_id}: Kasa {model} at {self._link.address}"
 
     @property
     def supports_color_temp(self) -> bool:
@@ -251,6 +258,15 @@ class KasaLight(Light):
         light = _light_module(dev) if dev is not None else None
         feature = light.get_feature("color_temp") if light is not None else None
         return None if feature is None else (feature.minimum_value, feature.maximum_value)
+
+    @property
+    def brightness_levels(self) -> int:
+        """100 (whole percent); 1 for a device without brightness (a plug: on is full)."""
+        dev = self._link.connected
+        if dev is None:
+            return 100
+        light = _light_module(dev)
+        return 100 if light is not None and light.has_feature("brightness") else 1
 
     def _has(self, feature: str, configured: bool) -> bool:
         dev = self._link.connected

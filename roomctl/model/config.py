@@ -75,15 +75,19 @@ class BaseDevice(Frozen):
         return False
 
 
+KasaModel = Literal["color_bulb", "white_bulb", "dimmable_bulb", "strip", "dimmer", "plug"]
+
+
 class KasaDeviceConfig(BaseDevice):
     """A TP-Link Kasa bulb, light strip, dimmer or plug (python-kasa)."""
 
     driver: Literal["kasa"]
     host: HostPortField  # without a port: the one the device's protocol uses
-    # What the timeline plans for; the driver checks it against the device when it connects.
-    model: Literal["color_bulb", "white_bulb", "dimmable_bulb", "strip", "dimmer", "plug"] = (
-        "color_bulb"
-    )
+    # Optional.  Without it the timeline plans every channel a Kasa light can have and the
+    # driver shows what the device reports it can do (a plug: on/off); `plug` makes the device
+    # a switch (e.g. a fan in heat.cooling).  A given model is checked against the device when
+    # it connects.
+    model: KasaModel | None = None
     credentials: KasaCredentials | None = None
     timeout_s: float = Field(default=5.0, gt=0, le=60)
 
@@ -93,11 +97,11 @@ class KasaDeviceConfig(BaseDevice):
 
     @property
     def has_color_temp(self) -> bool:
-        return self.model in ("color_bulb", "white_bulb", "strip")
+        return self.model in (None, "color_bulb", "white_bulb", "strip")
 
     @property
     def has_hue(self) -> bool:
-        return self.model in ("color_bulb", "strip")
+        return self.model in (None, "color_bulb", "strip")
 
 
 class SonosDeviceConfig(BaseDevice):
@@ -438,7 +442,13 @@ class RoomConfig(Frozen):
             if fan not in kinds:
                 raise ValueError(f"heat.cooling: no device {fan!r}; devices: {', '.join(kinds)}")
             if kinds[fan] is not DeviceKind.SWITCH:
-                raise ValueError(f"heat.cooling: {fan!r} is a {kinds[fan].value}, not a switch")
+                hint = ""
+                dev = self.device(fan)
+                if isinstance(dev, KasaDeviceConfig) and dev.model is None:
+                    hint = " (a Kasa plug without `model: plug` is driven as an on/off light)"
+                raise ValueError(
+                    f"heat.cooling: {fan!r} is a {kinds[fan].value}, not a switch{hint}"
+                )
         zone = self.music.headphones_zone
         if zone is not None:
             players = sorted({d.zone for d in self.devices if d.kind is DeviceKind.PLAYER})
