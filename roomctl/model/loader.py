@@ -216,7 +216,13 @@ def read_yaml(path: Path) -> Source | Problem:
         return Problem(
             name, None, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB; not read"
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters (a NUL) at once
+    except yaml.reader.ReaderError as exc:
+        at = text.count("\n", 0, max(0, exc.position)) + 1
+        return Problem(
+            name, at, "", f"not valid YAML: character #x{exc.character:04x} is not allowed"
+        )
     lines: dict[PathKey, int] = {}
     dupes: list[Duplicate] = []
     try:
