@@ -9,6 +9,7 @@ same clock the daemon plans in."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -113,7 +114,7 @@ async def test_kill_9_mid_fade_then_restart(tmp_path: Path) -> None:
         # No visible jump: the lamp's brightness never moved more than a step or two between
         # two looks 20 ms apart (0.4 s of session time), and the first command after the
         # restart starts within a step of where the lamp was or fades there over seconds.
-        moves = [abs(b - a) for a, b in zip(samples, samples[1:], strict=False)]
+        moves = [abs(b - a) for a, b in itertools.pairwise(samples)]
         assert max(moves) <= 2.0, moves
         after = [c for c in lamp.commands[before_kill:] if "brightness" in c.params]
         if after:  # within a step of where it was, or a catch-up fade (not a jump)

@@ -55,9 +55,7 @@ async def site_on_disk(tmp_path: Path) -> AsyncIterator[tuple[Site, SmallDisk, P
                 await asyncio.wait_for(task, 15)
 
 
-async def refused(
-    site: Site, config: Path | None, web: httpx.AsyncClient, reason: str
-) -> None:
+async def refused(site: Site, config: Path | None, web: httpx.AsyncClient, reason: str) -> None:
     """A note through the CLI (unless `config` is None) and a cue through the API are refused,
     saying `reason`."""
     if config is not None:
