@@ -71,7 +71,7 @@ def test_bad_forms_say_why(text: str, reason: str) -> None:
 def test_drivers_take_host_and_port_from_the_one_field() -> None:
     kasa = KasaDeviceConfig(id="lamp", zone="z", driver="kasa", host="[fe80::1]:9999")
     assert kasa.host == HostPort("fe80::1", 9999)
-    assert KasaLight(kasa).describe() == "lamp: Kasa color_bulb at [fe80::1]:9999"
+    assert KasaLight(kasa).describe() == "lamp: Kasa light at [fe80::1]:9999"
     sonos = SonosDeviceConfig(id="music", zone="z", driver="sonos", host="10.0.0.9")
     assert SonosPlayer(sonos).describe() == "music: Sonos at 10.0.0.9:1400"  # Sonos's port
     thermostat = RelayThermostatConfig.model_validate(
