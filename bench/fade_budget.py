@@ -373,8 +373,14 @@ def sonos_report(dev_id: str, emu: SonosEmulator, duration_s: float) -> DeviceRe
     commands: list[Command] = []
     sets = [(r.at_s, r) for r in emu.log if not _is_query(r.action)]
     failed = sum(1 for _, r in sets if r.outcome != "ok")
+    # a volume step is SetVolume or SetRelativeVolume: the level each left is in volume_sets
+    levels = iter(level for _, level in emu.volume_sets)
     for t, group in _group(sets):
-        volumes = [int(r.arguments["DesiredVolume"]) for r in group if r.action == "SetVolume"]
+        volumes = [
+            next(levels)
+            for r in group
+            if r.action in ("SetVolume", "SetRelativeVolume") and r.outcome == "ok"
+        ]
         shown = Shown(volume=volumes[-1] if volumes else None)
         commands.append(Command(t, len(group), shown, volumes, len(group) - len(volumes)))
     return DeviceReport(dev_id, "Sonos", False, commands, duration_s, failed)

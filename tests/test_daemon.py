@@ -179,6 +179,7 @@ async def test_a_speaker_refusing_set_volume_affects_nobody_else(
     speaker = room.sonos.coordinator
     await follows(running, room, 10)
     speaker.fail_action("SetVolume")  # UPnP error 701 until cleared
+    speaker.fail_action("SetRelativeVolume")  # (the engine's steps from a known volume)
     before = speaker.volume  # the arc may still be rising at this moment: 14 or a step on
     running.command(EventKind.CUE_ON, {"cue": "talk"})  # music down to 6, lights up
     health = running.engine.health()

@@ -33,12 +33,9 @@ def player_for(emulator: SonosEmulator, timeout_s: float = 0.3) -> SonosPlayer:
 
 
 def set_volumes(emulator: SonosEmulator) -> list[tuple[float, int]]:
-    """(virtual time, volume) of every SetVolume the speaker carried out."""
-    return [
-        (r.at_s, int(r.arguments["DesiredVolume"]))
-        for r in emulator.log
-        if r.action == "SetVolume" and r.outcome == "ok"
-    ]
+    """(virtual time, volume) after every SetVolume or SetRelativeVolume the speaker carried
+    out."""
+    return list(emulator.volume_sets)
 
 
 @pytest.fixture
@@ -165,3 +162,29 @@ async def test_every_member_of_a_group_keeps_the_limits(
         await room.run(2)
         assert (left.volume, right.volume) == (12, 12)
         assert room.manual == []
+
+
+async def test_a_volume_turned_down_in_the_app_mid_rise_is_where_the_next_step_starts(
+    clock: ParkedClock, rooms: list[Room]
+) -> None:
+    """No read before a rise: each step is relative to what the speaker shows at that moment
+    (SetRelativeVolume), so a change in the Sonos app is never stepped over, and is noticed."""
+    async with SonosEmulator(next_host(), volume=10, clock=clock) as speaker:
+        room = new_room(rooms, clock, {"music": player_for(speaker)}, readback_s=30)
+        room.want("music", PlayerState(CALM, 10))
+        await room.run(2)
+        speaker.clear_log()
+        room.want("music", PlayerState(CALM, 40))  # a long rise at the limit (6 steps / 10 s)
+        await room.run(10)
+        high = speaker.volume
+        assert 14 <= high < 40
+        assert speaker.count("GetVolume") == 0  # not one read during the rise
+        assert all(r == "SetRelativeVolume" for r in speaker.requests)
+        speaker.volume = 3  # turned down in the Sonos app, mid-rise
+        mark = len(set_volumes(speaker))
+        await room.run(6)
+        after = set_volumes(speaker)[mark:]
+        assert after and after[0][1] == 4  # the next step counts from 3, not from `high`
+        assert max_rise(set_volumes(speaker)[mark:], 3) <= 6
+        assert max(v for _, v in after) <= 3 + 4  # ≤ 6 steps in 6 s from the lowered value
+        assert room.manual == [("music", PlayerState(None, 3))]

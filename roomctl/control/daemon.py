@@ -32,8 +32,8 @@ from roomctl.control.safe_state import SafeLight, after_power_cut, current_boot_
 from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
 from roomctl.control.storage import open_store
-from roomctl.control.tracks import TRACK_POLL_S, watch_tracks
-from roomctl.devices.base import Device, Thermostat
+from roomctl.control.tracks import TRACK_POLL_S, remember_tracks, watch_tracks
+from roomctl.devices.base import Device, Player, Thermostat
 from roomctl.devices.climate import ClimateAlert, ClimateWatch
 from roomctl.devices.factory import build_devices
 from roomctl.engine.reconciler import Engine, EngineSettings
@@ -116,6 +116,8 @@ class Daemon:
                 session.refresh()
                 if session.events:  # never before the session's own past
                     self.clock.not_before(max(e.at for e in session.events))
+                players = {k: d for k, d in devices.items() if isinstance(d, Player)}
+                remember_tracks(session, players)  # what already plays is left alone
                 self._safe_start(session)
                 self.engine = Engine(
                     devices,

@@ -23,12 +23,13 @@ from roomctl.control.session import SessionControl
 from roomctl.devices.base import Player
 from roomctl.errors import DeviceError, RoomctlError
 from roomctl.model.events import Track
+from roomctl.model.scene import Source
 from roomctl.model.state import PlayerState, TrackInfo
 
 if TYPE_CHECKING:
     from roomctl.control.daemon import Daemon
 
-__all__ = ["MIN_REAL_S", "TRACK_POLL_S", "TrackWatch", "watch_tracks"]
+__all__ = ["MIN_REAL_S", "TRACK_POLL_S", "TrackWatch", "remember_tracks", "watch_tracks"]
 
 log = logging.getLogger(__name__)
 TRACK_POLL_S = 10.0
@@ -168,3 +169,21 @@ async def watch_tracks(daemon: Daemon) -> None:
         daemon.session, players, daemon.clock, daemon.track_poll_s, min_real_s=MIN_REAL_S
     )
     await watch.run()
+
+
+def remember_tracks(session: SessionControl, players: Mapping[str, Player]) -> int:
+    """Tell each speaker's driver the tracks the session heard it play, with the source each
+    belonged to: after a restart a driver can then tell that the source it is asked for already
+    plays, and leave it alone.  How many tracks were told."""
+    told = 0
+    for e in session.events:
+        p = e.payload
+        player = players.get(p.device) if isinstance(p, Track) else None
+        if not isinstance(p, Track) or player is None or not p.source or not p.uri:
+            continue
+        kind, _, name = p.source.partition(":")
+        if kind not in ("favorite", "playlist", "uri"):
+            continue
+        player.remember(Source(kind=kind, name=name), [p.uri])
+        told += 1
+    return told

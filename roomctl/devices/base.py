@@ -12,6 +12,7 @@ Rules every driver keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Literal
 
 from roomctl.model.config import DeviceKind
@@ -103,6 +104,27 @@ class Player(Device):
 
     @abstractmethod
     async def read_player(self) -> PlayerReading: ...
+
+    async def read_volume(self) -> tuple[int, int | None]:
+        """(the volume, the loudest member's when a group's members differ).  A driver may read
+        less than `read_player` does (no transport, no track)."""
+        reading = await self.read_player()
+        return reading.volume, reading.loudest
+
+    async def change_volume(self, steps: int) -> tuple[int, int | None]:
+        """Move the volume by `steps` from what the speaker shows *now* (every member of a
+        group); returns what it shows after, as `read_volume` does.  A rise made this way is
+        counted from the speaker's own volume, however it was changed meanwhile.  The default
+        reads first (two round trips); a driver may do it in one."""
+        volume, _ = await self.read_volume()
+        level = max(0, min(100, volume + steps))
+        await self.set_volume(level)
+        return level, None
+
+    def remember(self, source: Source, track_uris: Iterable[str]) -> None:
+        """These tracks were heard playing `source` here (the session's record, after a
+        restart): a driver may use it to leave that source alone when it already plays."""
+        del source, track_uris
 
     async def now_playing(self) -> TrackInfo | None:
         """The track the speaker plays now; None when it is paused, stopped or plays nothing.

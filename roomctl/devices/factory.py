@@ -48,7 +48,7 @@ def build_device(dev: DeviceConfig, bus: MqttBus | None, clock: Clock) -> Device
     if isinstance(dev, KasaDeviceConfig):
         return KasaSwitch(dev) if dev.model == "plug" else KasaLight(dev)
     if isinstance(dev, SonosDeviceConfig):
-        return SonosPlayer(dev)
+        return SonosPlayer(dev, clock=clock)
     if isinstance(dev, Z2MLightConfig):
         return Z2MLight(dev, _need_bus(dev, bus))
     if isinstance(dev, Z2MThermostatConfig):

@@ -7,35 +7,58 @@ order, the event loop never blocks.  An operation (one public method) returns wi
 ``DeviceUnreachable`` and the lock stays held until the thread's HTTP call has given up, so no
 later step overtakes it.
 
-Transport (play, pause) goes to the group coordinator, found through SoCo's topology.  Volume
-goes to every visible member of the configured speaker's group, each set to the same level, so
-the cap, the rise limit and a cue's drop reach every member; the volume read back is the
-quietest member's (a rise counted from it is never steeper for any member).
+Round trips are few (a speaker answers each in tens of milliseconds, one after another):
 
-Every SoCo and ``requests`` exception is translated in :func:`_translated` into
-``DeviceUnreachable`` (no answer) or ``DeviceRejected`` (an answer that says no), naming the
-device and the operation.  No SoCo type leaves this module.
+- the favourites, the playlists and the group topology (coordinator, visible members) are
+  remembered (devices/sonos_cache.py) and fetched again every `refresh_s` (5 minutes on the
+  injected clock), when a name is missing, and the topology after an outage or when a speaker
+  says it is no longer the coordinator (then the call is made once more);
+- transport actions go straight to the coordinator's AVTransport service (SoCo's own
+  ``play_uri``/``play_from_queue`` ask for the topology before each call, and seek): a queued
+  source is RemoveAllTracksFromQueue, AddURIToQueue, SetAVTransportURI (the queue), Play (a
+  cleared queue starts at its first track); a stream SetAVTransportURI, Play; a volume step
+  one SetRelativeVolume per member (counted by the speaker from what it shows: no read first).
+
+**What plays is left alone.**  The driver knows the source it started.  When it did not start
+what the speaker plays (a daemon restart), ``play(source)`` first reads the coordinator's
+transport and current track: a stream whose URI is the source's, or a track known to belong to
+the source (``remember()``: the session's record of tracks; and every track read while the
+source played) is that source.  Playing, it is left alone; paused or stopped on it, it is sent
+Play alone, so the track goes on where it was.
+
+Volume goes to every visible member of the configured speaker's group, each set to the same
+level, so the cap, the rise limit and a cue's drop reach every member; the volume read back is
+the quietest member's (a rise counted from it is never steeper for any member).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import ipaddress
 import logging
 import socket
-import weakref
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
 
-import requests
 import soco
-from soco import config as soco_config
-from soco.exceptions import SoCoException, SoCoSlaveException, SoCoUPnPException
+from soco.data_structures import to_didl_string
+from soco.exceptions import SoCoUPnPException
 
+from roomctl.clock import Clock, SystemClock
 from roomctl.devices.base import Player
-from roomctl.errors import DeviceRejected, DeviceUnreachable, RoomctlError
+from roomctl.devices.sonos_cache import REFRESH_S, Entry, Fresh, Topology, TrackMemory
+from roomctl.devices.sonos_soco import (
+    TRANSPORT,
+    Speaker,
+    UnknownNameError,
+    moved,
+    pick,
+    register_timeout,
+    track,
+    translated,
+)
+from roomctl.errors import DeviceUnreachable
 from roomctl.model.config import HostPort, SonosDeviceConfig
 from roomctl.model.scene import Source
 from roomctl.model.state import PlayerReading, TrackInfo
@@ -48,117 +71,22 @@ _T = TypeVar("_T")
 # One operation makes several HTTP requests (topology, browse, queue, play); each may take up
 # to timeout_s, the whole operation up to this many times timeout_s.
 _OPERATION_TIMEOUTS = 3
-# Sources that Sonos plays as a stream (play_uri), not through the queue (Home Assistant's rule).
+# Sources that Sonos plays as a stream (play by URI), not through the queue (Home Assistant's).
 _STREAM_SOURCES = frozenset({"RADIO", "LINE_IN"})
-_TRANSPORT: dict[str, Literal["playing", "paused", "stopped", "transitioning"]] = {
-    "PLAYING": "playing",
-    "PAUSED_PLAYBACK": "paused",
-    "STOPPED": "stopped",
-    "TRANSITIONING": "transitioning",
-}
 _UPNP_TRANSITION_NOT_AVAILABLE = "701"
-
-
-# --- the part of SoCo this driver uses (soco ships no type information) -----------------------
-
-
-class _DidlItem(Protocol):
-    title: str
-
-    def get_uri(self, resource_nr: int = 0) -> str: ...
-
-
-class _Favorite(_DidlItem, Protocol):
-    @property
-    def reference(self) -> _DidlItem: ...
-
-
-class _Library(Protocol):
-    def get_sonos_favorites(self, *, complete_result: bool) -> Iterable[_Favorite]: ...
-
-
-class _Speaker(Protocol):
-    music_library: _Library
-    volume: int
-    uid: str
-
-    @property
-    def is_visible(self) -> bool: ...
-
-    @property
-    def group(self) -> Any: ...  # soco.groups.ZoneGroup | None
-
-    def get_speaker_info(self, refresh: bool, timeout: float) -> dict[str, str]: ...
-    def get_sonos_playlists(self, *, complete_result: bool) -> Iterable[_DidlItem]: ...
-    def get_current_transport_info(self) -> dict[str, str]: ...
-    def get_current_track_info(self) -> dict[str, str]: ...
-    def play_uri(self, uri: str, *, title: str, timeout: float) -> object: ...
-    def clear_queue(self) -> None: ...
-    def add_to_queue(self, item: _DidlItem, *, timeout: float) -> int: ...
-    def play_from_queue(self, index: int) -> None: ...
-    def pause(self) -> None: ...
-    def stop(self) -> None: ...
-
-
-# --- process-wide SoCo settings -----------------------------------------------------------------
-
-# SoCo's default per-request timeout is process-wide; keep it at the largest timeout_s of the
-# players alive, so calls that take no `timeout=` argument are bounded too.
-_TIMEOUTS: weakref.WeakKeyDictionary[SonosPlayer, float] = weakref.WeakKeyDictionary()
-_SOCO_DEFAULT_TIMEOUT = float(soco_config.REQUEST_TIMEOUT)
-
-
-def _register_timeout(player: SonosPlayer, timeout_s: float | None) -> None:
-    if timeout_s is None:
-        _TIMEOUTS.pop(player, None)
-    else:
-        _TIMEOUTS[player] = timeout_s
-    soco_config.REQUEST_TIMEOUT = max(_TIMEOUTS.values(), default=_SOCO_DEFAULT_TIMEOUT)
-    # A failing GetZoneGroupState would otherwise make SoCo subscribe to events, which binds
-    # port 1400 on this machine (Home Assistant turns it off too).
-    soco_config.ZGT_EVENT_FALLBACK = False
-
-
-# --- errors ------------------------------------------------------------------------------------
-
-
-class _UnknownNameError(Exception):
-    """A favourite or playlist the household does not have."""
-
-
-@contextlib.contextmanager
-def _translated(device_id: str, operation: str) -> Iterator[None]:
-    """The one place SoCo and requests exceptions become roomctl errors."""
-    try:
-        yield
-    except RoomctlError:
-        raise
-    except _UnknownNameError as err:
-        raise DeviceRejected(device_id, operation, str(err)) from err
-    except (requests.Timeout, requests.ConnectionError) as err:
-        raise DeviceUnreachable(device_id, operation, f"no answer ({_first_line(err)})") from err
-    except SoCoUPnPException as err:
-        raise DeviceRejected(device_id, operation, _upnp_reason(err)) from err
-    except SoCoSlaveException as err:
-        reason = "the speaker is not the coordinator of its group"
-        raise DeviceRejected(device_id, operation, reason) from err
-    except requests.RequestException as err:
-        raise DeviceRejected(device_id, operation, f"HTTP error: {_first_line(err)}") from err
-    except OSError as err:
-        raise DeviceUnreachable(device_id, operation, _first_line(err)) from err
-    except SoCoException as err:
-        # e.g. NotSupportedException raised from a UPnP error on GetZoneGroupState
-        cause = err.__cause__
-        reason = _upnp_reason(cause) if isinstance(cause, SoCoUPnPException) else _first_line(err)
-        raise DeviceRejected(device_id, operation, reason) from err
-    except (SyntaxError, ValueError, KeyError, IndexError) as err:
-        reason = f"unexpected reply: {type(err).__name__}: {_first_line(err)}"
-        raise DeviceRejected(device_id, operation, reason) from err
-
-
-def _upnp_reason(err: Any) -> str:
-    code, what = str(err.error_code), str(err.error_description or "")
-    return f"UPnP error {code}" + (f" ({what})" if what else "")
+_ON = ("PLAYING", "TRANSITIONING")
+_STREAM_TOPOLOGY_S = 5.0  # a stream is started on a topology at most this old (SoCo's own)
+_RADIO_META = (
+    '<DIDL-Lite xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:upnp="urn:schemas-upnp-org:metadata-1-0/upnp/" '
+    'xmlns:r="urn:schemas-rinconnetworks-com:metadata-1-0/" '
+    'xmlns="urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/">'
+    '<item id="R:0/0/0" parentID="R:0/0" restricted="true"><dc:title>{title}</dc:title>'
+    "<upnp:class>object.item.audioItem.audioBroadcast</upnp:class>"
+    '<desc id="cdudn" nameSpace="urn:schemas-rinconnetworks-com:metadata-1-0/">'
+    "SA_RINCON65031_</desc></item></DIDL-Lite>"
+)
+Started = Literal["started", "resumed", "left"]
 
 
 def _is_ipv4(text: str) -> bool:
@@ -169,56 +97,24 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:200]
+def _is_stream(uri: str) -> bool:
+    return soco.SoCo.music_source_from_uri(uri) in _STREAM_SOURCES
 
 
-# --- readings ----------------------------------------------------------------------------------
-
-
-def _seconds(hms: str) -> float | None:
-    """'0:03:25' -> 205.0; '', 'NOT_IMPLEMENTED' and malformed times -> None."""
-    parts = hms.split(":")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        return None
-    hours, minutes, seconds = (int(p) for p in parts)
-    return float(hours * 3600 + minutes * 60 + seconds)
-
-
-def _track(info: dict[str, str]) -> TrackInfo | None:
-    title, uri = info.get("title") or "", info.get("uri") or ""
-    if not title and not uri:
-        return None
-    duration = _seconds(info.get("duration") or "")
-    return TrackInfo(
-        title=title,
-        artist=info.get("artist") or "",
-        album=info.get("album") or "",
-        uri=uri,
-        position_s=_seconds(info.get("position") or ""),
-        duration_s=duration or None,  # streams report 0:00:00
-    )
-
-
-def _pick(kind: str, name: str, items: Iterable[_T], title: Callable[[_T], str]) -> _T:
-    """The item titled `name` (exactly, else ignoring case); the error lists what there is."""
-    listed = list(items)
-    exact = [item for item in listed if title(item) == name]
-    loose = [item for item in listed if title(item).casefold() == name.casefold()]
-    if exact or loose:
-        return (exact or loose)[0]
-    known = ", ".join(repr(title(i)) for i in listed) or "none"
-    raise _UnknownNameError(f"no Sonos {kind} named {name!r}; the {kind}s are: {known}")
-
-
-# --- the driver --------------------------------------------------------------------------------
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class SonosPlayer(Player):
     """One Sonos speaker (or the speaker through which a group is reached)."""
 
-    def __init__(self, config: SonosDeviceConfig) -> None:
+    def __init__(
+        self,
+        config: SonosDeviceConfig,
+        *,
+        clock: Clock | None = None,
+        refresh_s: float = REFRESH_S,
+    ) -> None:
         super().__init__(config.id)
         self.config = config
         self._host = config.host.host
@@ -226,8 +122,14 @@ class SonosPlayer(Player):
         self._timeout_s = config.timeout_s
         self._budget_s = config.timeout_s * _OPERATION_TIMEOUTS
         self._lock = asyncio.Lock()
-        self._speaker: _Speaker | None = None
-        _register_timeout(self, config.timeout_s)
+        self._speaker: Speaker | None = None
+        now = (clock or SystemClock()).monotonic
+        self._topology: Fresh[Topology] = Fresh(refresh_s, now)
+        self._favorites: Fresh[list[Entry]] = Fresh(refresh_s, now)
+        self._playlists: Fresh[list[Entry]] = Fresh(refresh_s, now)
+        self._tracks = TrackMemory()
+        self._playing: Source | None = None  # the source this driver started, while it plays
+        register_timeout(self, config.timeout_s)
 
     def describe(self) -> str:
         return f"{self.device_id}: Sonos at {HostPort(self._host, self._port)}"
@@ -235,12 +137,12 @@ class SonosPlayer(Player):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        _register_timeout(self, self._timeout_s)
+        register_timeout(self, self._timeout_s)
         room, model = await self._call("connect", self._sync_start)
         _LOG.info("Sonos %s: %r (%s) at %s:%d", self.device_id, room, model, self._host, self._port)
 
     async def close(self) -> None:
-        _register_timeout(self, None)
+        register_timeout(self, None)
         _LOG.debug("Sonos %s: closed", self.device_id)
 
     # --- Player ------------------------------------------------------------------------------
@@ -249,14 +151,11 @@ class SonosPlayer(Player):
         if source.is_silence:
             await self.pause()
             return
-        plays: dict[str, Callable[[str], None]] = {
-            "favorite": self._sync_play_favorite,
-            "playlist": self._sync_play_playlist,
-            "uri": self._sync_play_uri,
-        }
-        play = plays[source.kind]
-        await self._call(f"play {source}", lambda: play(source.name))
-        _LOG.info("Sonos %s: playing %s", self.device_id, source)
+        done = await self._call(f"play {source}", lambda: self._sync_play(source))
+        if done == "left":
+            _LOG.info("Sonos %s: already playing %s; left alone", self.device_id, source)
+        else:
+            _LOG.info("Sonos %s: playing %s (%s)", self.device_id, source, done)
 
     async def pause(self) -> None:
         await self._call("pause", self._sync_pause)
@@ -271,17 +170,35 @@ class SonosPlayer(Player):
     async def read_player(self) -> PlayerReading:
         return await self._call("read player", self._sync_read)
 
+    async def read_volume(self) -> tuple[int, int | None]:
+        """(the quietest member's volume, the loudest's when they differ): GetVolume only."""
+        volumes = await self._call("read volume", self._sync_volumes)
+        return min(volumes), (max(volumes) if max(volumes) != min(volumes) else None)
+
+    async def change_volume(self, steps: int) -> tuple[int, int | None]:
+        """SetRelativeVolume on every member: one round trip each, counted by the speaker from
+        what it shows; returns (quietest, loudest when they differ) as they answered."""
+        volumes = await self._call(
+            f"change volume by {steps:+d}", lambda: self._sync_change_volume(steps)
+        )
+        return min(volumes), (max(volumes) if max(volumes) != min(volumes) else None)
+
     async def now_playing(self) -> TrackInfo | None:
         """What the group plays now (two requests to the coordinator; no volumes read)."""
         return await self._call("read the current track", self._sync_now_playing)
 
+    def remember(self, source: Source, track_uris: Iterable[str]) -> None:
+        self._tracks.add(str(source), track_uris)
+
     async def favorites(self) -> list[str]:
-        """The titles of the household's Sonos favourites (for checking scenes)."""
-        return await self._call("list favourites", self._sync_favorite_titles)
+        """The titles of the household's Sonos favourites (for checking scenes), fetched now."""
+        entries = await self._call("list favourites", lambda: self._sync_favorites(again=True))
+        return [e.title for e in entries]
 
     async def playlists(self) -> list[str]:
-        """The titles of the household's Sonos playlists (for checking scenes)."""
-        return await self._call("list playlists", self._sync_playlist_titles)
+        """The titles of the household's Sonos playlists (for checking scenes), fetched now."""
+        entries = await self._call("list playlists", lambda: self._sync_playlists(again=True))
+        return [e.title for e in entries]
 
     # --- the edge: one thread call at a time, bounded, translated ------------------------------
 
@@ -300,12 +217,22 @@ class SonosPlayer(Player):
             async with asyncio.timeout_at(deadline):
                 return await asyncio.shield(job)
         except TimeoutError as err:
+            self._lost()
             reason = f"no answer within {self._budget_s:g} s"
             raise DeviceUnreachable(self.device_id, operation, reason) from err
 
     def _guarded(self, operation: str, work: Callable[[], _T]) -> _T:
-        with _translated(self.device_id, operation):
-            return work()
+        try:
+            with translated(self.device_id, operation):
+                return work()
+        except DeviceUnreachable:
+            self._lost()
+            raise
+
+    def _lost(self) -> None:
+        """No answer: the group may have changed, and what plays is not known any more."""
+        self._topology.forget()
+        self._playing = None
 
     def _job_done(self, operation: str, job: asyncio.Future[Any]) -> None:
         self._lock.release()
@@ -314,100 +241,186 @@ class SonosPlayer(Player):
 
     # --- SoCo calls (run in a thread) --------------------------------------------------------
 
-    def _sync_speaker(self) -> _Speaker:
+    def _sync_speaker(self) -> Speaker:
         if self._speaker is None:
             address = self._host if _is_ipv4(self._host) else socket.gethostbyname(self._host)
             self._speaker = soco.SoCo(address, port=self._port)
         return self._speaker
 
-    def _sync_coordinator(self) -> _Speaker:
+    def _sync_group(self, *, again: bool = False) -> Topology:
+        return self._topology.get(self._fetch_topology, again=again)
+
+    def _fetch_topology(self, *, clear: bool = True) -> Topology:
         speaker = self._sync_speaker()
+        if clear:  # past SoCo's own 5 s cache: ask the speaker
+            speaker.zone_group_state.clear_cache()
         group = speaker.group
-        coordinator: _Speaker | None = None if group is None else group.coordinator
-        return coordinator or speaker
+        coordinator: Speaker = speaker if group is None else (group.coordinator or speaker)
+        members: list[Speaker] = [] if group is None else list(group.members)
+        shown = speaker.visible_zones  # from the same topology: no request to each member
+        visible = sorted((m for m in members if m in shown), key=lambda m: m.uid)
+        return Topology(coordinator, tuple(visible) or (speaker,))
+
+    def _on_coordinator(self, act: Callable[[Speaker], _T]) -> _T:
+        """`act` on the group's coordinator; once more after a fresh look at the topology if the
+        speaker says it is not the coordinator any more."""
+        try:
+            return act(self._sync_group().coordinator)
+        except Exception as err:
+            if not moved(err):
+                raise
+            _LOG.info("Sonos %s: the group changed; looking again", self.device_id)
+            return act(self._sync_group(again=True).coordinator)
 
     def _sync_start(self) -> tuple[str, str]:
         info = self._sync_speaker().get_speaker_info(refresh=True, timeout=self._timeout_s)
+        self._topology.get(lambda: self._fetch_topology(clear=False), again=True)
         return str(info.get("zone_name") or ""), str(info.get("model_name") or "")
 
-    def _sync_favorites(self) -> list[_Favorite]:
-        return list(self._sync_speaker().music_library.get_sonos_favorites(complete_result=True))
+    def _sync_favorites(self, *, again: bool = False) -> list[Entry]:
+        def fetch() -> list[Entry]:
+            library = self._sync_speaker().music_library
+            favorites = library.get_sonos_favorites(complete_result=True)
+            entries = []
+            for fav in favorites:
+                uri = str(fav.reference.get_uri())
+                queued = None if _is_stream(uri) else fav.reference
+                entries.append(Entry(str(fav.title), uri, queued))
+            return entries
 
-    def _sync_favorite_titles(self) -> list[str]:
-        return [str(f.title) for f in self._sync_favorites()]
+        return self._favorites.get(fetch, again=again)
 
-    def _sync_playlist_titles(self) -> list[str]:
-        playlists = self._sync_speaker().get_sonos_playlists(complete_result=True)
-        return [str(p.title) for p in playlists]
+    def _sync_playlists(self, *, again: bool = False) -> list[Entry]:
+        def fetch() -> list[Entry]:
+            playlists = self._sync_speaker().get_sonos_playlists(complete_result=True)
+            return [Entry(str(p.title), str(p.get_uri()), p) for p in playlists]
 
-    def _sync_play_favorite(self, name: str) -> None:
-        favorite = _pick("favourite", name, self._sync_favorites(), lambda f: str(f.title))
-        reference = favorite.reference
-        uri = str(reference.get_uri())
-        coordinator = self._sync_coordinator()
-        if soco.SoCo.music_source_from_uri(uri) in _STREAM_SOURCES:
-            coordinator.play_uri(uri, title=str(favorite.title), timeout=self._timeout_s)
+        return self._playlists.get(fetch, again=again)
+
+    def _entry(self, source: Source) -> Entry:
+        """What `source` stands for; the list is fetched again once when the name is missing."""
+        if source.kind == "uri":
+            uri = source.name
+            title = uri.rstrip("/").rpartition("/")[2] if _is_stream(uri) else ""
+            return Entry(title, uri, None)
+        kind, listing = (
+            ("favourite", self._sync_favorites)
+            if source.kind == "favorite"
+            else ("playlist", self._sync_playlists)
+        )
+        entry = pick(source.name, listing(), lambda e: e.title)
+        if entry is None:
+            entries = listing(again=True)
+            entry = pick(source.name, entries, lambda e: e.title)
+            if entry is None:
+                known = ", ".join(repr(e.title) for e in entries) or "none"
+                raise UnknownNameError(
+                    f"no Sonos {kind} named {source.name!r}; the {kind}s are: {known}"
+                )
+        return entry
+
+    def _sync_play(self, source: Source) -> Started:
+        entry = self._entry(source)
+        known, self._playing = self._playing, None
+        recognisable = entry.queued is None or self._tracks.has(str(source))
+        if known is None and recognisable:  # not started by this driver: maybe it plays
+            state, uri = self._on_coordinator(self._transport_and_track)
+            if uri and (uri == entry.uri or self._tracks.knows(str(source), uri)):
+                if state not in _ON:
+                    self._on_coordinator(self._play)
+                self._playing = source
+                return "left" if state in _ON else "resumed"
+        if entry.queued is None and self._topology.age() > _STREAM_TOPOLOGY_S:
+            # SetAVTransportURI goes first and a group member that gets it leaves its group:
+            # make sure of the coordinator (one request) unless the topology was just read.
+            self._sync_group(again=True)
+        self._on_coordinator(functools.partial(self._start, entry))
+        self._playing = source
+        return "started"
+
+    def _transport_and_track(self, coordinator: Speaker) -> tuple[str, str]:
+        state = coordinator.get_current_transport_info()["current_transport_state"]
+        return state, str(coordinator.get_current_track_info().get("uri") or "")
+
+    def _start(self, entry: Entry, coordinator: Speaker) -> None:
+        av, instance = coordinator.avTransport, ("InstanceID", 0)
+        if entry.queued is None:
+            meta = _RADIO_META.format(title=_escape(entry.title)) if entry.title else ""
+            av.SetAVTransportURI(
+                [instance, ("CurrentURI", entry.uri), ("CurrentURIMetaData", meta)],
+                timeout=self._timeout_s,
+            )
         else:
-            self._sync_play_queued(coordinator, reference)
+            av.RemoveAllTracksFromQueue([instance], timeout=self._timeout_s)
+            av.AddURIToQueue(
+                [
+                    instance,
+                    ("EnqueuedURI", entry.uri),
+                    ("EnqueuedURIMetaData", to_didl_string(entry.queued)),
+                    ("DesiredFirstTrackNumberEnqueued", 0),
+                    ("EnqueueAsNext", 0),
+                ],
+                timeout=self._timeout_s,
+            )
+            queue = f"x-rincon-queue:{coordinator.uid}#0"
+            av.SetAVTransportURI(
+                [instance, ("CurrentURI", queue), ("CurrentURIMetaData", "")],
+                timeout=self._timeout_s,
+            )
+        self._play(coordinator)
 
-    def _sync_play_playlist(self, name: str) -> None:
-        playlists = self._sync_speaker().get_sonos_playlists(complete_result=True)
-        playlist = _pick("playlist", name, playlists, lambda p: str(p.title))
-        self._sync_play_queued(self._sync_coordinator(), playlist)
-
-    def _sync_play_queued(self, coordinator: _Speaker, item: _DidlItem) -> None:
-        coordinator.clear_queue()
-        coordinator.add_to_queue(item, timeout=self._timeout_s)
-        # play_from_queue reads the device description without a timeout unless it is cached.
-        coordinator.get_speaker_info(refresh=False, timeout=self._timeout_s)
-        coordinator.play_from_queue(0)
-
-    def _sync_play_uri(self, uri: str) -> None:
-        is_stream = soco.SoCo.music_source_from_uri(uri) in _STREAM_SOURCES
-        title = uri.rstrip("/").rpartition("/")[2] if is_stream else ""
-        self._sync_coordinator().play_uri(uri, title=title, timeout=self._timeout_s)
+    def _play(self, coordinator: Speaker) -> None:
+        coordinator.avTransport.Play([("InstanceID", 0), ("Speed", 1)], timeout=self._timeout_s)
 
     def _sync_pause(self) -> None:
-        coordinator = self._sync_coordinator()
-        state = coordinator.get_current_transport_info()["current_transport_state"]
-        if state not in ("PLAYING", "TRANSITIONING"):
-            return
+        self._playing = None
+        self._on_coordinator(self._pause)
+
+    def _pause(self, coordinator: Speaker) -> None:
+        av = coordinator.avTransport
         try:
-            coordinator.pause()
+            av.Pause([("InstanceID", 0), ("Speed", 1)], timeout=self._timeout_s)
         except SoCoUPnPException as err:
-            # Some streams cannot pause (701); stopping is as silent.
+            # Nothing plays, or a stream cannot pause (701): stopping is as silent.
             if str(err.error_code) != _UPNP_TRANSITION_NOT_AVAILABLE:
                 raise
-            coordinator.stop()
+            av.Stop([("InstanceID", 0), ("Speed", 1)], timeout=self._timeout_s)
 
-    def _sync_members(self) -> list[_Speaker]:
-        """The visible speakers of the configured speaker's group (itself when alone)."""
-        speaker = self._sync_speaker()
-        group = speaker.group
-        members: list[_Speaker] = [] if group is None else list(group.members)
-        visible = sorted((m for m in members if m.is_visible), key=lambda m: m.uid)
-        return visible or [speaker]
+    def _sync_volumes(self) -> list[int]:
+        return [int(member.volume) for member in self._sync_group().members]
 
     def _sync_set_volume(self, level: int) -> None:
-        for member in self._sync_members():
+        for member in self._sync_group().members:
             member.volume = level
 
+    def _sync_change_volume(self, steps: int) -> list[int]:
+        return [int(m.set_relative_volume(steps)) for m in self._sync_group().members]
+
+    def _heard(self, info: TrackInfo | None) -> None:
+        """A track read while this driver's source plays belongs to that source."""
+        if info is not None and self._playing is not None:
+            self._tracks.add(str(self._playing), [info.uri])
+
     def _sync_now_playing(self) -> TrackInfo | None:
-        coordinator = self._sync_coordinator()
+        coordinator = self._sync_group().coordinator
         state = coordinator.get_current_transport_info()["current_transport_state"]
-        if _TRANSPORT.get(state) != "playing":
+        if TRANSPORT.get(state) != "playing":
             return None
-        return _track(coordinator.get_current_track_info())
+        info = track(coordinator.get_current_track_info())
+        self._heard(info)
+        return info
 
     def _sync_read(self) -> PlayerReading:
-        volumes = [int(member.volume) for member in self._sync_members()]
+        volumes = self._sync_volumes()
         volume, loudest = min(volumes), max(volumes)
-        coordinator = self._sync_coordinator()
+        coordinator = self._sync_group().coordinator
         state = coordinator.get_current_transport_info()["current_transport_state"]
-        track = _track(coordinator.get_current_track_info())
+        info = track(coordinator.get_current_track_info())
+        if state in _ON:
+            self._heard(info)
         return PlayerReading(
             volume=volume,
-            transport=_TRANSPORT.get(state, "stopped"),
-            track=track,
+            transport=TRANSPORT.get(state, "stopped"),
+            track=info,
             loudest=loudest if loudest != volume else None,
         )

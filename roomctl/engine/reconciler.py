@@ -7,9 +7,11 @@ command from the desired state *now*, so no backlog of stale commands builds up.
 command looks ahead along the fade and carries a native transition covering the time until the
 next command, so a 30-minute fade is smooth with few commands.  Failures are retried with
 capped, jittered backoff; after a failure (and when it connects) a worker reads the device
-before it sends again, so a change that already landed is not sent twice and a volume rises
-from what the speaker shows.  A device at rest is read periodically: its health stays true,
-and a change made at a wall switch or in the Sonos app is noticed (engine/readings.py).
+before it sends again, so a change that already landed is not sent twice.  A speaker's volume
+moves by steps relative to what it shows at that moment (``Player.change_volume``), so a rise
+counts from the speaker's own volume without a read before it.  A device at rest is read
+periodically: its health stays true, and a change made at a wall switch or in the Sonos app is
+noticed (engine/readings.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping
 from roomctl.clock import Clock, sleep_or_wake
 from roomctl.devices.base import Device, Player, Thermostat
 from roomctl.engine.health import DeviceHealth, DriverFault, guarded
-from roomctl.engine.link import Link, rising, uneven, unrefused
+from roomctl.engine.link import Link, uneven, unrefused
 from roomctl.engine.planner import Desired, Planner
 from roomctl.engine.readings import differs, merged
 from roomctl.engine.settings import EngineSettings
@@ -121,10 +123,6 @@ class Engine:
             command, transition, next_at = None, 0.0, link.plan_at
         else:
             command, transition, next_at = self.plan(link.device.device_id, now)
-            if rising(link, command) and link.last_read_at < now:
-                # Every rise counts from what the speaker shows (the app may have lowered it).
-                await self._read(link, now)
-                command, transition, next_at = self.plan(link.device.device_id, now)
             command = unrefused(link, command)
             link.plan_at = next_at
         if (
@@ -206,14 +204,17 @@ class Engine:
                 link.rise.spend(state.volume - before.volume, now)
             link.sent.add(PlayerState(None, state.volume))
             try:
-                await guarded(dev_id, f"set volume {state.volume}", device.set_volume(state.volume))
+                shown = await self._volume(link, device, before.volume, state.volume)
             except DeviceRejected as exc:
                 link.sent.states.pop()
                 link.health.failed(exc)
                 link.rejected = state
                 return
-            before = PlayerState(before.source, state.volume)
             link.uneven = False
+            if before.volume is not None and shown != state.volume:  # moved outside roomctl
+                was = PlayerState(None, shown - (state.volume - before.volume))
+                self._compare(link, before, was, now)
+            before = PlayerState(before.source, shown)
             self._landed(link, before, now)
         if state.source is not None and state.source != before.source:
             source = state.source
@@ -226,6 +227,25 @@ class Engine:
                 return
             self._landed(link, PlayerState(source, before.volume), now)
         link.settles_at = now
+
+    async def _volume(self, link: Link, device: Player, shown: int | None, volume: int) -> int:
+        """Bring the speaker to `volume`; returns the volume it shows after.  From a known,
+        even volume it is a step relative to what the speaker shows *now* (one round trip, and
+        a rise is counted from the speaker's own volume even if the Sonos app changed it a
+        moment ago); a speaker that ends up louder than `volume` somewhere is set down."""
+        dev_id = device.device_id
+        if shown is None or link.uneven:
+            await guarded(dev_id, f"set volume {volume}", device.set_volume(volume))
+            return volume
+        steps = volume - shown
+        now_shows, loudest = await guarded(
+            dev_id, f"change volume by {steps:+d}", device.change_volume(steps)
+        )
+        if loudest is not None or now_shows > volume:
+            level = min(volume, now_shows)  # a drop for every member: never a rise
+            await guarded(dev_id, f"set volume {level}", device.set_volume(level))
+            return level
+        return now_shows
 
     def _landed(self, link: Link, state: DeviceState, now: float) -> None:
         health = link.health
@@ -254,9 +274,9 @@ class Engine:
     async def _reading(self, link: Link) -> DeviceState | None:
         device = link.device
         if isinstance(device, Player):  # read here: a group's members may differ
-            reading = await guarded(device.device_id, "read", device.read_player())
-            link.uneven = reading.loudest is not None
-            return PlayerState(source=None, volume=reading.volume)
+            volume, loudest = await guarded(device.device_id, "read", device.read_volume())
+            link.uneven = loudest is not None
+            return PlayerState(source=None, volume=volume)
         shown = await guarded(device.device_id, "read", read_state(device))
         return None if shown is None else quantize(link.caps, shown)
 
@@ -296,6 +316,11 @@ class Engine:
         landed = link.health.landed
         if shown is None or landed is None:
             return
+        self._compare(link, landed, shown, now)
+
+    def _compare(self, link: Link, landed: DeviceState, shown: DeviceState, now: float) -> None:
+        """What a device showed against what roomctl last had acknowledged: a manual change
+        (reported), or roomctl's own command landing late (followed)."""
         if not differs(landed, shown):
             if isinstance(landed, PlayerState):  # the rise limit counts from what it shows
                 link.health.landed = merged(landed, shown)

@@ -216,8 +216,26 @@ class SonosEmulator:
         """How many SOAP actions (named `action`, or all) were received."""
         return sum(1 for r in self._server.log if action is None or r.action == action)
 
+    @property
+    def volume_sets(self) -> list[tuple[float, int]]:
+        """(clock.monotonic(), volume) after each SetVolume or SetRelativeVolume received: what a
+        client made the speaker show, oldest first (not changes made with the `volume` setter)."""
+        return self.speaker.volume_sets
+
+    @property
+    def requests(self) -> list[str]:
+        """Every HTTP request answered, oldest first: "GET <path>" (device and service
+        descriptions) or a SOAP action's name; the round trips a client made."""
+        return self._server.requests
+
+    def fault_codes(self, action: str) -> list[int]:
+        """The UPnP error codes `action` was answered with, oldest first."""
+        return [r.fault_code for r in self._server.log if r.action == action and r.fault_code]
+
     def clear_log(self) -> None:
         self._server.log.clear()
+        self._server.requests.clear()
+        self.speaker.volume_sets.clear()
 
     @property
     def latency_s(self) -> float:

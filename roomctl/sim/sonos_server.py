@@ -163,6 +163,8 @@ class UpnpServer:
         self.port = port
         self.faults = FaultPlan()
         self.log: list[ActionRecord] = []
+        # Every HTTP request answered, in order: "GET <path>" or the SOAP action's name.
+        self.requests: list[str] = []
         self._clock = clock
         self._router = router
         self._server: asyncio.Server | None = None
@@ -223,6 +225,7 @@ class UpnpServer:
         if self.faults.latency_s > 0:
             await self._clock.sleep(self.faults.latency_s)
         if request.method == "GET":
+            self.requests.append(f"GET {request.path}")
             document = self._router.http_get(request.path)
             if document is None:
                 return _http(HTTPStatus.NOT_FOUND)
@@ -279,4 +282,5 @@ class UpnpServer:
             self._clock.monotonic(), service.name, call.action, call.arguments, outcome
         )
         self.log.append(record)
+        self.requests.append(call.action)
         _LOG.debug("Sonos emulator %s: %s.%s -> %s", self.name, service.name, call.action, outcome)

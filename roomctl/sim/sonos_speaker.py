@@ -102,6 +102,9 @@ class Speaker:
         self.port = 0
         self.library = library
         self._volume = Volume(clock, volume)
+        self._clock = clock
+        # (clock.monotonic(), level) after each SetVolume or SetRelativeVolume a client sent
+        self.volume_sets: list[tuple[float, int]] = []
         self.muted = False
         self.transport = Transport(clock, library, f"x-rincon-queue:{identity.uid}", transition_s)
         self._coordinator: Speaker | None = None
@@ -216,7 +219,8 @@ class Speaker:
         }
 
     def _set_volume(self, args: _Args) -> _Args:
-        self._volume.set(_int_arg(args, "DesiredVolume"))
+        level = self._volume.set(_int_arg(args, "DesiredVolume"))
+        self.volume_sets.append((self._clock.monotonic(), level))
         return {}
 
     def _set_mute(self, args: _Args) -> _Args:
@@ -225,6 +229,7 @@ class Speaker:
 
     def _set_relative_volume(self, args: _Args) -> _Args:
         level = self._volume.set(self.volume + _int_arg(args, "Adjustment"))
+        self.volume_sets.append((self._clock.monotonic(), level))
         return {"NewVolume": str(level)}
 
     def _ramp_to_volume(self, args: _Args) -> _Args:
