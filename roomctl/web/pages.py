@@ -17,7 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from roomctl.model.library import CUES
-from roomctl.web.auth import COOKIE, MAX_AGE_S, Principal, cookie_value, current
+from roomctl.web.auth import (
+    COOKIE,
+    MAX_AGE_S,
+    Principal,
+    cookie_value,
+    current,
+    end_cookie_session,
+)
 from roomctl.web.context import Web, web_of
 
 __all__ = ["TEMPLATES", "router"]
@@ -86,8 +93,7 @@ async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = 
     if who is not None and who.via == "cookie":
         if who.csrf is None or not hmac.compare_digest(csrf, who.csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the page")
-        if who.sid:
-            web.revoked.add(who.sid)
+        end_cookie_session(web, who)
         web.store.audit(who.who, "logout", "web")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
