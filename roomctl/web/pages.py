@@ -108,7 +108,11 @@ def _config(web: Web) -> dict[str, Any]:
     return {
         "room": room.room.name,
         "cues": [c for c in CUES if c in lib.scenes],
-        "scenes": sorted(n for n in lib.scenes if n not in CUES and n != "emergency"),
+        "scenes": [
+            {"name": n, "title": s.title or n}
+            for n, s in sorted(lib.scenes.items())
+            if n not in CUES and n != "emergency"
+        ],
         "arcs": sorted(lib.arcs),
         "speakers": speakers,
         "thermostats": thermostats,
