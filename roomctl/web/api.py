@@ -42,11 +42,19 @@ from roomctl.mqtt.overview import RoomRow
 from roomctl.web.auth import Facilitator, Reader, WebDep
 from roomctl.web.context import Web
 from roomctl.web.sse import state_stream
-from roomctl.web.views import ArcView, CommandResult, EventView, SceneView, StartBody, arc_view
+from roomctl.web.views import (
+    REFUSALS,
+    ArcView,
+    CommandResult,
+    EventView,
+    SceneView,
+    StartBody,
+    arc_view,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["room"])
+router = APIRouter(prefix="/api", tags=["room"], responses=REFUSALS)
 
 
 def _result(web: Web, event: Event, outcome: Outcome | None = None) -> CommandResult:
