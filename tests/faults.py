@@ -42,7 +42,7 @@ class SmallDisk:
 
     def fill(self) -> None:
         filler = self.path / "filler"
-        with filler.open("ab") as f, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), filler.open("ab") as f:  # its close may fail too
             while True:
                 f.write(b"\0" * 65536)
                 f.flush()

@@ -181,12 +181,28 @@ _V3_TOKENS = (
     "CREATE UNIQUE INDEX tokens_live_name ON tokens(name) WHERE revoked_at IS NULL",
 )
 
+# Version 4: the web app's cookie sessions (store/web_sessions.py), so a logout (or a changed
+# password, a removed login) holds across restarts.  Wall-clock times: cookies age in wall time.
+_V4_WEB_SESSIONS = (
+    """
+    CREATE TABLE web_sessions (
+        id          TEXT PRIMARY KEY,
+        user        TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        expires_at  REAL NOT NULL,
+        revoked_at  REAL
+    )
+    """,
+    "CREATE INDEX web_sessions_user ON web_sessions(user)",
+)
+
 
 # Ordered; entry i upgrades schema version i to i + 1.  Append only, never edit a shipped entry.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1,
     _V2,
     _V3_TOKENS,
+    _V4_WEB_SESSIONS,
 )
 
 

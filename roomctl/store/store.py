@@ -32,6 +32,7 @@ from roomctl.store.rows import (
 from roomctl.store.sessions import SessionStore
 from roomctl.store.tokens import TokenStore
 from roomctl.store.users import UserStore
+from roomctl.store.web_sessions import WebSessionStore
 
 __all__ = [
     "ROLES",
@@ -45,6 +46,6 @@ __all__ = [
 ]
 
 
-class Store(SessionStore, ClientStore, UserStore, TokenStore, AuditStore):
+class Store(SessionStore, ClientStore, UserStore, TokenStore, WebSessionStore, AuditStore):
     """The open session database.  ``Store.open(path, clock)``, or ``readonly=True`` to read
     a database that cannot be written; close with :meth:`close` or ``with``."""

@@ -6,6 +6,8 @@ The password methods hash on purpose slowly: call them in a thread from the even
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from typing import cast
 
 from roomctl.errors import StoreError
@@ -18,6 +20,15 @@ __all__ = ["MAX_PASSWORD_LEN", "MIN_PASSWORD_LEN", "UserStore"]
 USERNAME_RE = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 MIN_PASSWORD_LEN = 10
 MAX_PASSWORD_LEN = 1024
+
+
+def _end_web_sessions(conn: sqlite3.Connection, username: str) -> None:
+    """A new password or a removed login ends the user's cookie sessions (store/web_sessions.py;
+    wall-clock time, as cookies age)."""
+    conn.execute(
+        "UPDATE web_sessions SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL",
+        (time.time(), username),
+    )
 
 
 class UserStore(StoreBase):
@@ -45,6 +56,7 @@ class UserStore(StoreBase):
             )
             if cur.rowcount == 0:
                 raise StoreError(f"no user {username!r}")
+            _end_web_sessions(conn, username)
             self._audit(conn, by, "set_password", username)
 
     def verify_user(self, username: str, password: str) -> Role | None:
@@ -73,6 +85,7 @@ class UserStore(StoreBase):
         with self._tx("remove a user") as conn:
             if conn.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 0:
                 raise StoreError(f"no user {username!r}")
+            _end_web_sessions(conn, username)
             self._audit(conn, by, "remove_user", username)
 
     @staticmethod

@@ -42,11 +42,19 @@ from roomctl.mqtt.overview import RoomRow
 from roomctl.web.auth import Facilitator, Reader, WebDep
 from roomctl.web.context import Web
 from roomctl.web.sse import state_stream
-from roomctl.web.views import ArcView, CommandResult, EventView, SceneView, StartBody, arc_view
+from roomctl.web.views import (
+    REFUSALS,
+    ArcView,
+    CommandResult,
+    EventView,
+    SceneView,
+    StartBody,
+    arc_view,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["room"])
+router = APIRouter(prefix="/api", tags=["room"], responses=REFUSALS)
 
 
 def _result(web: Web, event: Event, outcome: Outcome | None = None) -> CommandResult:
@@ -58,9 +66,21 @@ def _result(web: Web, event: Event, outcome: Outcome | None = None) -> CommandRe
     )
 
 
+# Loop turns from `engine.wake()` to a woken worker's first command (the wake event, its
+# waiter, asyncio.wait, the worker, its settling sleep(0)), and one to spare.
+ENGINE_TURNS = 6
+
+
+async def after_the_engine() -> None:
+    """Let the engine's woken workers send before the answer is built: the room state and
+    its JSON (a millisecond or more) then come after the first device command, not before."""
+    for _ in range(ENGINE_TURNS):
+        await asyncio.sleep(0)
+
+
 async def _command(web: Web, payload: Command, who: str) -> CommandResult:
     event = web.control.command(payload, by=who)  # stored when it returns
-    await asyncio.sleep(0)  # the engine's workers, woken by the command, go first
+    await after_the_engine()
     return _result(web, event)
 
 
@@ -176,7 +196,7 @@ async def start(body: StartBody, web: WebDep, who: Facilitator) -> RoomState:
 @router.post("/session/emergency", summary="Emergency: bright neutral light, music off, arc held")
 async def emergency(web: WebDep, who: Facilitator) -> CommandResult:
     outcome = web.control.emergency(True, by=who.who)
-    await asyncio.sleep(0)  # the engine's workers go first
+    await after_the_engine()
     return _result(web, outcome.event, outcome)
 
 

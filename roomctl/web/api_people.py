@@ -17,15 +17,17 @@ from roomctl.preview.rows import PREVIEW_T0, device_json, start_events
 from roomctl.preview.svg import render_svg
 from roomctl.store.clients import DEFAULT_CONSENT_SCOPE, Consent
 from roomctl.store.rows import Role
+from roomctl.store.tokens import NAME_RE as TOKEN_NAME_RE
 from roomctl.store.tokens import TokenRole
+from roomctl.store.users import MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, USERNAME_RE
 from roomctl.timeline.fold import Timeline
 from roomctl.web.auth import Admin, AnyCaller, Facilitator, Principal, WebDep
 from roomctl.web.context import Web
-from roomctl.web.views import ConsentBody, PreviewBody
+from roomctl.web.views import REFUSALS, ConsentBody, PreviewBody
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["people"])
+router = APIRouter(prefix="/api", tags=["people"], responses=REFUSALS)
 
 
 class _Body(BaseModel):
@@ -37,13 +39,13 @@ class NewClient(_Body):
 
 
 class UserBody(_Body):
-    username: str
-    password: str = Field(min_length=10, max_length=1024)
+    username: str = Field(pattern=f"^{USERNAME_RE.pattern}$")
+    password: str = Field(min_length=MIN_PASSWORD_LEN, max_length=MAX_PASSWORD_LEN)
     role: Role = "facilitator"
 
 
 class TokenBody(_Body):
-    name: str
+    name: str = Field(pattern=f"^{TOKEN_NAME_RE.pattern}$")
     role: Annotated[TokenRole, Field()] = "readonly"
 
 

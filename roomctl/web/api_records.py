@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 from roomctl.record import SessionRecord, build_record, record_html, record_json, session_prefs
 from roomctl.web.auth import Facilitator, WebDep
 from roomctl.web.context import Web
+from roomctl.web.views import REFUSALS
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/sessions", tags=["records"])
+router = APIRouter(prefix="/api/sessions", tags=["records"], responses=REFUSALS)
 
 
 def _record(web: Web, session_id: str, client_copy: bool, who: str) -> SessionRecord:

@@ -17,7 +17,10 @@ from roomctl.errors import (
     PreferencesError,
     RoomctlError,
     SessionError,
+    StoreBusyError,
+    StoreCorruptError,
     StoreError,
+    StoreFullError,
     StoreReadOnlyError,
 )
 from roomctl.web import api, api_people, api_records, pages
@@ -27,6 +30,7 @@ __all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
+STORAGE_FAULTS = (StoreFullError, StoreReadOnlyError, StoreBusyError, StoreCorruptError)
 
 
 def _wants_html(request: Request) -> bool:
@@ -92,10 +96,10 @@ def build_app(web: Web) -> FastAPI:
             status = 422
         elif isinstance(exc, SessionError):
             status = 409
-        elif isinstance(exc, StoreReadOnlyError):
-            status = 503
+        elif isinstance(exc, STORAGE_FAULTS) or "is closed" in str(exc):
+            status = 503  # the disk, not the request: try again later
         elif isinstance(exc, StoreError):
-            status = 409 if "no " in str(exc) or "exists" in str(exc) else 503
+            status = 409  # refused: not valid, no such row, already exists
         else:
             status = 409
         return _error(request, status, str(exc))

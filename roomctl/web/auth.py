@@ -2,7 +2,9 @@
 CSRF on every cookie-authenticated write, and the role each route needs.
 
 A cookie holds the user, role, a CSRF token and a session id, signed with the install's secret
-(itsdangerous); it is HttpOnly and SameSite=Strict.  Logging out forgets the session id.  A
+(itsdangerous); it is HttpOnly and SameSite=Strict.  The session id is a row of the store
+(store/web_sessions.py): logging out ends it there, so the old cookie stays refused after a
+restart; a new password or a removed login ends every session of that user.  A
 bearer token (``Authorization: Bearer rmt_…``) needs no CSRF token: it is never sent by a
 browser on its own.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -33,6 +36,7 @@ __all__ = [
     "Reader",
     "cookie_value",
     "current",
+    "end_cookie_session",
     "serializer",
 ]
 
@@ -61,9 +65,16 @@ def serializer(web: Web) -> URLSafeTimedSerializer:
 
 
 def cookie_value(web: Web, who: str, role: str, client_id: str | None = None) -> str:
-    data = {"u": who, "r": role, "c": client_id, "x": secrets.token_urlsafe(24),
-            "s": secrets.token_urlsafe(12)}  # fmt: skip
+    """A new signed cookie for `who`, its session recorded in the store."""
+    sid = web.store.create_web_session(who, now=time.time(), max_age_s=MAX_AGE_S)
+    data = {"u": who, "r": role, "c": client_id, "x": secrets.token_urlsafe(24), "s": sid}
     return str(serializer(web).dumps(data))
+
+
+def end_cookie_session(web: Web, who: Principal) -> None:
+    """Log out: this cookie is refused from now on, also after a restart."""
+    if who.sid is not None:
+        web.store.end_web_session(who.sid, now=time.time())
 
 
 def _from_cookie(web: Web, raw: str) -> Principal | None:
@@ -71,17 +82,21 @@ def _from_cookie(web: Web, raw: str) -> Principal | None:
         data: Any = serializer(web).loads(raw, max_age=MAX_AGE_S)
     except BadSignature:  # also expired
         return None
-    if not isinstance(data, dict) or data.get("s") in web.revoked:
+    if not isinstance(data, dict):
         return None
-    role, who, client_id = data.get("r"), data.get("u"), data.get("c")
+    role, who, client_id, sid = data.get("r"), data.get("u"), data.get("c"), data.get("s")
     if role not in ("admin", "facilitator", "readonly", "client"):
         return None
+    if not isinstance(who, str) or not isinstance(sid, str):
+        return None
+    if not web.store.web_session_live(sid, who, now=time.time()):
+        return None  # logged out, ended by a new password or a removed login, or expired
     if role == "client":
         if not isinstance(client_id, str) or web.store.get_client(client_id) is None:
             return None
     elif not any(u.username == who and u.role == role for u in web.store.list_users()):
         return None  # removed, or given another role since
-    return Principal(str(who), role, "cookie", client_id, str(data.get("x")), str(data.get("s")))
+    return Principal(who, role, "cookie", client_id, str(data.get("x")), sid)
 
 
 def _from_bearer(web: Web, header: str) -> Principal | None:

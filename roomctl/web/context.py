@@ -51,7 +51,6 @@ class Web:
     secret: bytes
     preview: RoomPreview
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    revoked: set[str] = field(default_factory=set)  # cookie sessions logged out
     overview: ClinicOverview | None = None  # the clinic's rooms on the broker (with MQTT)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     min_update_s: float = 0.25  # SSE: at most a few updates per second

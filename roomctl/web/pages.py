@@ -17,7 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from roomctl.model.library import CUES
-from roomctl.web.auth import COOKIE, MAX_AGE_S, Principal, cookie_value, current
+from roomctl.web.auth import (
+    COOKIE,
+    MAX_AGE_S,
+    Principal,
+    cookie_value,
+    current,
+    end_cookie_session,
+)
 from roomctl.web.context import Web, web_of
 
 __all__ = ["TEMPLATES", "router"]
@@ -86,8 +93,7 @@ async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = 
     if who is not None and who.via == "cookie":
         if who.csrf is None or not hmac.compare_digest(csrf, who.csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the page")
-        if who.sid:
-            web.revoked.add(who.sid)
+        end_cookie_session(web, who)
         web.store.audit(who.who, "logout", "web")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -102,7 +108,11 @@ def _config(web: Web) -> dict[str, Any]:
     return {
         "room": room.room.name,
         "cues": [c for c in CUES if c in lib.scenes],
-        "scenes": sorted(n for n in lib.scenes if n not in CUES and n != "emergency"),
+        "scenes": [
+            {"name": n, "title": s.title or n}
+            for n, s in sorted(lib.scenes.items())
+            if n not in CUES and n != "emergency"
+        ],
         "arcs": sorted(lib.arcs),
         "speakers": speakers,
         "thermostats": thermostats,

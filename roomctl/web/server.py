@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from roomctl.control.daemon import Daemon
+from roomctl.errors import StoreError
 from roomctl.model.address import HostPort
 from roomctl.mqtt.overview import ClinicOverview
 from roomctl.web.app import build_app
@@ -63,6 +65,7 @@ class WebService:
         preview.listeners.append(daemon.engine.wake)
         daemon.engine.set_desired(preview.desired)
         self.web = web = Web(daemon, load_secret(secret_path(daemon.store_path)), preview)
+        _purge_expired_logins(web)
         mqtt = daemon.lib.room.mqtt
         if daemon.bus is not None and mqtt is not None:  # the clinic's rooms, as they publish
             web.overview = ClinicOverview(mqtt.base_topic)
@@ -115,6 +118,17 @@ class WebService:
         self.listening.set()
         if self.on_listen is not None:
             self.on_listen(url)
+
+
+def _purge_expired_logins(web: Web) -> None:
+    """Cookie sessions past their max age are of no use: delete them (best effort)."""
+    try:
+        purged = web.store.purge_web_sessions(now=time.time())
+    except StoreError as exc:  # a read-only database: they stay, and stay refused
+        log.info("web: expired logins not purged: %s", exc)
+        return
+    if purged:
+        log.info("web: %d expired login(s) purged", purged)
 
 
 def _bind(host: str, port: int) -> socket.socket:

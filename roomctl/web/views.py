@@ -12,12 +12,14 @@ from roomctl.model.arc import Arc
 from roomctl.model.prefs import Preferences
 
 __all__ = [
+    "REFUSALS",
     "ArcView",
     "CommandResult",
     "ConsentBody",
     "EventView",
     "PhaseView",
     "PreviewBody",
+    "Problem",
     "SceneView",
     "StartBody",
     "arc_view",
@@ -97,6 +99,26 @@ class PreviewBody(_Body):
     saturation: float = Field(default=80, ge=0, le=100)
     brightness_pct: float = Field(default=30, ge=1, le=100)
     preferences: Preferences = Preferences()
+
+
+class FieldProblem(_Body):
+    field: str  # e.g. "minutes", "preferences.volume_max", "body"
+    message: str
+    type: str | None = None
+
+
+class Problem(_Body):
+    """Why a request was refused, in a sentence; a bad body also lists each field's problem."""
+
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+# What every API router declares for its refusals, so the OpenAPI schema says what they look
+# like (FastAPI's own 422 shape is not the one roomctl sends).
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "A field of the request is not valid (named)"},
+}
 
 
 class SceneView(_Body):

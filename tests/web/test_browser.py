@@ -58,9 +58,9 @@ async def test_facilitator_runs_a_session_from_the_tablet(site: Site, browser: B
     control = site.daemon.session
     assert control is not None
     await until(lambda: control.session is not None, what="the session did not start")
-    await expect(page.get_by_role("button", name="Talk")).to_be_visible()
+    await expect(page.get_by_role("button", name="Talk", exact=True)).to_be_visible()
 
-    await page.get_by_role("button", name="Talk").click()
+    await page.get_by_role("button", name="Talk", exact=True).click()
     await until(lambda: control.snapshot().status.cue == "talk", what="no talk cue")  # type: ignore[union-attr]
     await expect(page.locator("#phase")).to_contain_text("talk")
     await until(lambda: lights_follow(site)[0], LIGHTS_FOLLOW_S, lambda: lights_follow(site)[1])
@@ -135,3 +135,48 @@ async def test_client_previews_a_colour_and_saves_with_consent(
     (version,) = store.preference_history(cid)
     assert version.consent is not None and version.consent.given_by == cid
     await dark_and_readable(page, "client-saved")
+
+
+async def test_tablet_starts_with_a_dose_time_picks_a_scene_and_jumps(
+    site: Site, browser: Browser
+) -> None:
+    page = await browser.new_page(viewport={"width": 800, "height": 1280})  # portrait
+    await page.goto(f"{site.url}/login")
+    await page.get_by_label("Username").fill("ana")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_label("Arc", exact=True).select_option("psilocybin")
+    await page.get_by_label("Dose (T0)").select_option("ago")
+    await page.get_by_label("Minutes ago").fill("45")
+    await page.get_by_role("button", name="Start session").click()
+    control = site.daemon.session
+    assert control is not None
+    await until(lambda: control.session is not None, what="the session did not start")
+    status = control.snapshot().status
+    assert status is not None
+    # the dose was 45 minutes before the start (session time; the clock runs 20× here)
+    assert abs((status.started_at - status.t0) - 45 * 60) < 120, status.started_at - status.t0
+    assert status.phase == "onset"
+
+    calm = page.get_by_role("button", name="Calm", exact=True)
+    await calm.click()
+    await expect(calm).to_have_attribute("aria-pressed", "true")
+    overrides = [e for e in control.events if e.kind.value == "override"]
+    assert overrides and all(e.by == "ana" for e in overrides)
+    await dark_and_readable(page, "tablet-portrait-scenes")
+
+    await page.get_by_label("Jump to").select_option("peak")
+    await page.get_by_role("button", name="Jump", exact=True).click()
+    assert control.snapshot().status.phase == "onset", "Jump must ask to confirm first"  # type: ignore[union-attr]
+    await page.get_by_role("button", name="Yes, jump to peak").click()
+    await until(lambda: control.snapshot().status.phase == "peak", what="no jump")  # type: ignore[union-attr]
+    await expect(page.locator("#phase")).to_contain_text("peak")
+    await expect(calm).to_have_attribute("aria-pressed", "false")
+
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await phone.goto(f"{site.url}/login")
+    await phone.get_by_label("Username").fill("ana")
+    await phone.get_by_label("Password").fill(PASSWORD)
+    await phone.get_by_role("button", name="Log in").click()
+    await expect(phone.get_by_role("button", name="Calm", exact=True)).to_be_visible()
+    await dark_and_readable(phone, "tablet-phone")

@@ -36,9 +36,45 @@ off.addEventListener("click", () => command("session/cue-off", undefined, "Cue o
 $("cues").append(off);
 document.querySelectorAll("button[data-cmd]").forEach((b) => b.addEventListener("click", () =>
   command(`session/${b.dataset.cmd}`, b.dataset.body ? JSON.parse(b.dataset.body) : undefined, b.textContent)));
-for (const s of config.scenes) $("scene").append(el("option", { value: s, text: s }));
-$("apply-scene").addEventListener("click", () =>
-  command(`scenes/${encodeURIComponent($("scene").value)}/apply`, undefined, `Scene ${$("scene").value}`));
+// ---- scene quick picks: one tap applies (as manual overrides in the session)
+let applied = null;  // {name, over}: the scene tapped here, shown pressed while the arc's scene stays `over`
+for (const s of config.scenes) {
+  const b = el("button", { type: "button", text: s.title, "data-scene": s.name, "aria-pressed": "false" });
+  b.addEventListener("click", async () => {
+    const r = await command(`scenes/${encodeURIComponent(s.name)}/apply`, undefined, s.title);
+    if (r) { applied = { name: s.name, over: r.state.scene }; markScene(r.state); }
+  });
+  $("scenes").append(b);
+}
+function markScene(s) {
+  if (applied && (!s.session || s.scene !== applied.over)) applied = null;
+  const active = applied ? applied.name : s.scene;
+  for (const b of $("scenes").children) b.setAttribute("aria-pressed", String(b.dataset.scene === active));
+}
+
+// ---- jump to a phase: choose, confirm on the page, then jump
+$("jump").addEventListener("click", () => {
+  const phase = $("jump-phase").value;
+  if (!phase) { say("Choose a phase first.", true); return; }
+  $("jump-yes").textContent = `Yes, jump to ${phase.replace(/-/g, " ")}`;
+  $("jump-confirm").hidden = false; $("jump").hidden = true;
+});
+const closeJump = () => { $("jump-confirm").hidden = true; $("jump").hidden = false; };
+$("jump-no").addEventListener("click", closeJump);
+$("jump-yes").addEventListener("click", async () => {
+  const phase = $("jump-phase").value;
+  closeJump();
+  await command("session/jump", { phase }, `Jump to ${phase.replace(/-/g, " ")}`);
+});
+function fillPhases(sess) {
+  const box = $("jump-phase"), names = sess ? sess.phases : [];
+  if (box.dataset.arc !== (sess ? sess.id : "")) {
+    box.dataset.arc = sess ? sess.id : "";
+    box.replaceChildren(...names.map((n) => el("option", { value: n, text: n.replace(/-/g, " ") })));
+    if (sess) box.value = sess.next_phase || sess.phase;
+  }
+  for (const o of box.options) o.textContent = o.value.replace(/-/g, " ") + (sess && o.value === sess.phase ? " (now)" : "");
+}
 $("volume").max = String(config.max_volume);
 $("volume").addEventListener("input", () => { $("volume-out").textContent = $("volume").value; });
 $("temperature").min = String(config.temperature_c[0]);
@@ -67,8 +103,38 @@ async function loadChoices() {
   $("arc-choice").replaceChildren();
   if (arcList.ok) for (const a of arcList.data) { arcs[a.name] = a; $("arc-choice").append(el("option", { value: a.name, text: a.title })); }
 }
+// T0 on the room's session clock: its time now (read fresh) less how long ago the dose was.
+async function doseTime() {
+  const when = $("dose-when").value;
+  if (when === "planned") return { ok: true, t0: null };
+  let agoS = 0;
+  if (when === "ago") {
+    const minutes = Number($("dose-ago").value);
+    if ($("dose-ago").value === "" || !Number.isFinite(minutes) || minutes < 0 || minutes > 720)
+      return { ok: false, detail: "Minutes ago: give a number from 0 to 720." };
+    agoS = minutes * 60;
+  } else if (when === "at") {
+    const [h, m] = ($("dose-at").value || "").split(":").map(Number);
+    if (!Number.isFinite(h) || !Number.isFinite(m)) return { ok: false, detail: "Time of the dose: choose a time." };
+    const at = new Date(); at.setHours(h, m, 0, 0);
+    agoS = (Date.now() - at.getTime()) / 1000;
+    if (agoS < -60) return { ok: false, detail: "Time of the dose is later than now: choose \"Not yet\" and tap Dose given when it is." };
+    agoS = Math.max(0, agoS);
+  }
+  const now = await api("GET", "/api/state");
+  if (!now.ok) return now;
+  return { ok: true, t0: now.data.at - agoS };
+}
+const showDose = () => {
+  $("dose-ago-box").hidden = $("dose-when").value !== "ago";
+  $("dose-at-box").hidden = $("dose-when").value !== "at";
+};
+$("dose-when").addEventListener("change", showDose);
 $("start").addEventListener("click", async () => {
+  const dose = await doseTime();
+  if (!dose.ok) { say(`Start: ${dose.detail}`, true); return; }
   const body = { arc: $("arc-choice").value, client_id: $("client").value || null };
+  if (dose.t0 !== null) body.t0 = dose.t0;
   say("Starting…");
   const r = await api("POST", "/api/sessions", body);
   if (!r.ok) { say(`Start: ${r.detail}`, true); return; }
@@ -146,6 +212,8 @@ function render(s) {
     $("since").textContent = "–"; $("next").textContent = "–";
   }
   drawArc(sess);
+  fillPhases(sess);
+  markScene(s);
   if (s.session) {
     const base = `/api/sessions/${encodeURIComponent(s.session.id)}`;
     $("record-view").href = `${base}/record.html`;
