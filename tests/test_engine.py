@@ -242,6 +242,42 @@ async def test_one_step_up_goes_at_once_but_steps_keep_their_spacing() -> None:
         await task
 
 
+@pytest.mark.parametrize("urgent", [False, True])
+async def test_a_change_goes_out_at_once_within_two_commands_a_second(urgent: bool) -> None:
+    """A tap just after a command is not held back by the fade's spacing: it waits only when
+    the device already had two commands in the last second, and never in an emergency."""
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    target = {"b": 40.0}
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"lamp": LightState(on=True, brightness_pct=target["b"], color_temp_k=2700)}
+
+    engine = Engine({"lamp": lamp}, desired, clock, urgent=lambda t: urgent)
+    task = asyncio.create_task(engine.run())
+    for _ in range(40):
+        await clock.advance(0.5)  # at rest at 40 %
+    began, sent_at = clock.now(), []
+    for level in (50.0, 60.0, 70.0):  # three taps 0.2 s apart
+        target["b"] = level
+        engine.wake()
+        for _ in range(4):
+            await clock.advance(0.05)
+        sent_at.append(round(lamp.commands[-1][0] - began, 2))
+    await clock.advance(1)
+    sent_at[2] = round(lamp.commands[-1][0] - began, 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    levels = [c[1].brightness_pct for c in lamp.commands if c[0] >= began]
+    assert levels == [50, 60, 70]
+    # At the next turn of the clock (0.05 s): one command in the last second does not hold
+    # back the second tap; the third waits until the first is a second old, unless urgent.
+    first = sent_at[0]
+    assert first <= 0.05 and sent_at[1] == first + 0.2
+    assert sent_at[2] == (first + 0.4 if urgent else first + 1.0)
+
+
 def music(volume: int) -> PlayerState:
     return PlayerState(source=Source(kind="favorite", name="Calm"), volume=volume)
 

@@ -28,6 +28,7 @@ class Link:
     sent: SentLog = field(default_factory=SentLog)
     stale: bool = True  # read the device before the next command (first contact, failure)
     landed_at: float = 0.0
+    landed_before: float = float("-inf")  # when the command before the last one landed
     settles_at: float = 0.0  # when the last native transition ends
     plan_at: float = float("-inf")  # when the current plan runs out
     last_read_at: float = float("-inf")

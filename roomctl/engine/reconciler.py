@@ -64,6 +64,7 @@ class Engine:
             for dev_id, dev in devices.items()
         }
         self._on_external = on_external_change
+        self._urgent = urgent
 
     # ---------------------------------------------------------------- public
 
@@ -150,10 +151,21 @@ class Engine:
         link.wake.clear()
         if await sleep_or_wake(self.clock, seconds, link.wake):
             link.plan_at = float("-inf")  # the desired state changed: plan again now
-            await self.clock.sleep(0)  # let the event settle; rate limit applies via plan
-            since = self.clock.now() - link.landed_at
-            if since < self.settings.min_interval_s:
-                await self.clock.sleep(self.settings.min_interval_s - since)
+            await self.clock.sleep(0)  # let the event settle
+            wait = self._budget_wait(link, self.clock.now())
+            if wait > 0:
+                await self.clock.sleep(wait)
+
+    def _budget_wait(self, link: Link, now: float) -> float:
+        """How long a change of the desired state waits for the device's command budget: none
+        in an emergency; otherwise until the device has had fewer than two commands in the
+        last second (2 x min_interval) and `min_gap_s` has passed since the last one.  A tap
+        that comes just after a fade step is not held back by the step's spacing."""
+        if self._urgent is not None and self._urgent(now):
+            return 0.0
+        s = self.settings
+        window_ends = link.landed_before + 2 * s.min_interval_s
+        return max(window_ends - now, link.landed_at + s.min_gap_s - now, 0.0)
 
     async def _connect(self, link: Link) -> None:
         device = link.device
@@ -250,6 +262,7 @@ class Engine:
     def _landed(self, link: Link, state: DeviceState, now: float) -> None:
         health = link.health
         health.answered(now, command=True)
+        link.landed_before = link.landed_at
         health.landed, link.landed_at, link.last_contact = state, now, now
         link.rejected = None
         if link.refusal is not None:  # a refused source: still reported while it is wanted

@@ -10,6 +10,9 @@ __all__ = ["EngineSettings"]
 @dataclass(frozen=True)
 class EngineSettings:
     min_interval_s: float = 0.5  # never more than 2 commands a second per device
+    # A change of the desired state (a tap, a cue) goes out at once when the device has had
+    # fewer than two commands in the last second, but never within this of the last one.
+    min_gap_s: float = 0.1
     idle_check_s: float = 5.0  # how often a device at rest is looked at again
     readback_s: float = 30.0  # compare readings for manual changes; 0 disables
     health_check_s: float = 5.0  # a device at rest is read at least this often; 0 disables
