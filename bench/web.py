@@ -10,8 +10,10 @@ and drivers, emulators on the bench's loop, a Mosquitto for the MQTT devices):
 - **emergency tap → lamp**: `POST /api/session/emergency` until the emulated Kasa lamp reports
   100 %, every Kasa device answering 50 ms late; cleared (1 s fade back) between tries.
 
-The HTTP clients and SSE readers run on the same loop as the daemon, so their own work is in
-the figures (a tablet is a separate machine in the room).
+The 20 tablets run in their own process (`bench/tablets.py`), as tablets are separate machines
+in the room; the tapping client and the emulators share the daemon's loop, so their work is in
+the figures.  "loop stall" is the longest a 5 ms ticker on the daemon's loop was late during
+the taps (what any tap waiting at that moment waited too).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import math
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -90,22 +92,46 @@ async def _site(latency_s: float) -> AsyncIterator[tuple[DemoRoom, Daemon, str, 
             await task
 
 
-class _Tablet:
-    """One tablet's live stream: the newest cue it has been shown, and when."""
+class _Tablets:
+    """The tablets' process and the newest state each has been shown, and when."""
+
+    def __init__(self, count: int) -> None:
+        self.cue: list[str | None] = ["?"] * count
+        self.emergency = [False] * count
+        self.at = [0.0] * count
+
+    async def follow(self, url: str, token: str) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.tablets", url, token, str(len(self.cue)),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        try:
+            async for line in proc.stdout:
+                n, at, cue, emergency = line.decode().split()
+                i = int(n)
+                self.cue[i] = None if cue == "-" else cue
+                self.emergency[i], self.at[i] = emergency == "1", float(at)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+
+    def all_show(self, cue: str | None) -> bool:
+        return all(c == cue for c in self.cue)
+
+
+class _Stalls:
+    """How late a 5 ms ticker on this loop runs: the loop's longest stall."""
 
     def __init__(self) -> None:
-        self.cue: str | None = "?"
-        self.emergency = False
-        self.at = 0.0
+        self.worst = 0.0
 
-    async def follow(self, http: httpx.AsyncClient) -> None:
-        async with http.stream("GET", "/api/stream") as r:
-            async for line in r.aiter_lines():
-                if line.startswith("data: "):
-                    state = json.loads(line[6:])
-                    session = state["session"] or {}
-                    self.cue, self.emergency = session.get("cue"), state["emergency"]
-                    self.at = time.monotonic()
+    async def tick(self) -> None:
+        while True:
+            began = time.monotonic()
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, time.monotonic() - began - 0.005)
 
 
 def _setters(room: DemoRoom) -> int:
@@ -114,10 +140,6 @@ def _setters(room: DemoRoom) -> int:
 
 def _more_setters(room: DemoRoom, before: int) -> bool:
     return _setters(room) > before
-
-
-def _all_show(tablets: list[_Tablet], cue: str | None) -> bool:
-    return all(t.cue == cue for t in tablets)
 
 
 def _first_after(room: DemoRoom, count: int) -> float:
@@ -130,14 +152,15 @@ async def tap_figures(quick: bool) -> list[Figure]:
     taps = 60 if quick else 200
     command_s: list[float] = []
     sse_s: list[float] = []
+    stalls = _Stalls()
     async with _site(0.0) as (room, _daemon, url, token):
         auth = {"Authorization": f"Bearer {token}"}
-        limits = httpx.Limits(max_connections=TABLETS + 5)
-        async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30, limits=limits) as http:
-            tablets = [_Tablet() for _ in range(TABLETS)]
-            readers = [asyncio.create_task(t.follow(http)) for t in tablets]
-            await _until(lambda: all(t.cue != "?" for t in tablets), 30)
+        async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30) as http:
+            tablets = _Tablets(TABLETS)
+            reader = asyncio.create_task(tablets.follow(url, token))
+            await _until(lambda: all(c != "?" for c in tablets.cue), 30)
             await asyncio.sleep(3)  # the first scene under way
+            ticker = asyncio.create_task(stalls.tick())
             for i in range(taps):
                 await asyncio.sleep(0.7)
                 want = "talk" if i % 2 == 0 else None
@@ -148,21 +171,21 @@ async def tap_figures(quick: bool) -> list[Figure]:
                 else:
                     r = await http.post("/api/session/cue-off")
                 r.raise_for_status()
-                await _until(functools.partial(_all_show, tablets, want), 10)
-                sse_s.append(max(t.at for t in tablets) - began)
+                await _until(functools.partial(tablets.all_show, want), 10)
+                sse_s.append(max(tablets.at) - began)
                 with contextlib.suppress(TimeoutError):
                     await _until(functools.partial(_more_setters, room, before), 2)
                     command_s.append(_first_after(room, before) - began)
+            ticker.cancel()
             direct_s = await _direct_taps(room, _daemon, taps // 4)
-            for reader in readers:
-                reader.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
+            reader.cancel()
+            await asyncio.gather(reader, ticker, return_exceptions=True)
     p50, p99 = median(command_s), _pct(command_s, 0.99)
     s50, s99 = median(sse_s), _pct(sse_s, 0.99)
     print(
         f"tap → first Kasa command: {len(command_s)} of {taps} taps, p50 {p50 * 1e3:.1f} ms, "
         f"p99 {p99 * 1e3:.1f} ms; tap → SSE on all {TABLETS}: p50 {s50 * 1e3:.1f} ms, "
-        f"p99 {s99 * 1e3:.1f} ms"
+        f"p99 {s99 * 1e3:.1f} ms; longest loop stall {stalls.worst * 1e3:.1f} ms"
     )
     n = f"{len(command_s)} of {taps} taps, {TABLETS} tablets on SSE"
     d50, d99 = median(direct_s), _pct(direct_s, 0.99)
@@ -178,6 +201,7 @@ async def tap_figures(quick: bool) -> list[Figure]:
         ),
         Figure(f"web: tap → SSE update on all {TABLETS} tablets, p50", f"{s50 * 1e3:.1f} ms"),
         Figure(f"web: tap → SSE update on all {TABLETS} tablets, p99", f"{s99 * 1e3:.1f} ms"),
+        Figure("web: longest loop stall during the taps", f"{stalls.worst * 1e3:.1f} ms"),
         Figure(
             f"for comparison, no HTTP: SessionControl.command → first device command, p50 "
             f"/ p99 ({len(direct_s)} taps, same session, tablets on SSE)",
