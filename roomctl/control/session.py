@@ -40,12 +40,15 @@ from roomctl.model.events import (
     Hold,
     Jump,
     Mark,
+    MusicPause,
+    MusicResume,
     Override,
     Resume,
     Start,
     StepBack,
     parse_payload,
 )
+from roomctl.model.config import DeviceKind
 from roomctl.model.library import Library
 from roomctl.model.prefs import NO_PREFERENCES, Preferences
 from roomctl.model.prefs_report import limits_note
@@ -403,6 +406,8 @@ class SessionControl:
             raise SessionError("no heat alert is on")
         if isinstance(p, Dose) and st.dosed:
             raise SessionError("the dose is already recorded")
+        if isinstance(p, MusicPause | MusicResume):
+            self._check_music(p, st.music_paused is not None, st.emergency)
         if isinstance(p, Override):
             try:
                 dev = self.lib.room.device(p.device)
@@ -410,6 +415,16 @@ class SessionControl:
                 ids = ", ".join(d.id for d in self.lib.room.devices)
                 raise SessionError(f"no device {p.device!r}; devices: {ids}") from None
             override_values(dev, p.channel, p.value, {})
+
+    def _check_music(self, p: MusicPause | MusicResume, paused: bool, emergency: bool) -> None:
+        if not any(d.kind is DeviceKind.PLAYER for d in self.lib.room.devices):
+            raise SessionError("the room has no music players")
+        if isinstance(p, MusicPause) and paused:
+            raise SessionError("the music is already paused")
+        if isinstance(p, MusicResume) and not paused:
+            raise SessionError("the music is not paused")
+        if isinstance(p, MusicResume) and emergency:
+            raise SessionError("an emergency is on: clear it first, then resume the music")
 
     def _last_seq(self) -> int:
         return self.events[-1].seq if self.events else 0
