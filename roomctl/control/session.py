@@ -24,6 +24,7 @@ from roomctl.control.emergency import RoomEmergency, emergency_states
 from roomctl.control.marks import complete_mark
 from roomctl.control.room_scene import RoomScene
 from roomctl.errors import PreferencesError, SessionError, StoreError
+from roomctl.model.config import DeviceKind
 from roomctl.model.events import (
     Advance,
     Channel,
@@ -48,13 +49,13 @@ from roomctl.model.events import (
     StepBack,
     parse_payload,
 )
-from roomctl.model.config import DeviceKind
 from roomctl.model.library import Library
 from roomctl.model.prefs import NO_PREFERENCES, Preferences
 from roomctl.model.prefs_report import limits_note
 from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.store.store import SessionRow, Store
 from roomctl.timeline.fold import Snapshot, Timeline
+from roomctl.timeline.music import never_louder
 from roomctl.timeline.values import override_values
 
 __all__ = ["Outcome", "SessionControl"]
@@ -164,6 +165,8 @@ class SessionControl:
         snap = self.timeline.at(t)
         if snap.status is not None and snap.status.ended:
             return self.at_rest(t)  # after the end roomctl leaves the room as it is
+        if snap.status is not None and snap.status.music_paused is not None:
+            return never_louder(snap.devices, self.shown())  # fading down to the pause
         return snap.devices
 
     def urgent(self, t: float) -> bool:
