@@ -1,6 +1,7 @@
 """The command line's hand-off to a running daemon, over the daemon's command socket.
 
-`roomctl session emergency` (and the other one-word session commands, and `status`) are sent to
+`roomctl session emergency` (and the other one-word session commands, `session music
+pause|resume`, and `status`) are sent to
 the daemon, which acts at once and answers with the status line: no waiting for the daemon to
 notice the store, no device or pydantic code imported here.  When no daemon answers, `fast()`
 returns None and the ordinary command line runs (through the store, then `poke()` tells a
@@ -22,7 +23,7 @@ from typing import Any
 
 from roomctl.control.paths import config_candidates, socket_paths, store_path
 
-__all__ = ["NO_VALUE_VERBS", "ask", "fast", "main", "poke"]
+__all__ = ["MUSIC_VERBS", "NO_VALUE_VERBS", "ask", "fast", "main", "poke"]
 
 # Session verbs that take no value, and the event kind each gives.
 NO_VALUE_VERBS: dict[str, str] = {
@@ -36,6 +37,8 @@ NO_VALUE_VERBS: dict[str, str] = {
     "end": "end",
     "cue-off": "cue_off",
 }
+# `session music pause|resume`: the event kind each gives.
+MUSIC_VERBS: dict[str, str] = {"pause": "music_pause", "resume": "music_resume"}
 CONNECT_TIMEOUT_S = 1.0
 ANSWER_TIMEOUT_S = 10.0
 
@@ -56,9 +59,15 @@ def _parse(argv: list[str]) -> dict[str, Any] | None:
     if len(argv) < 2 or argv[0] != "session":
         return None
     verb, rest = argv[1], argv[2:]
-    if verb != "status" and verb not in NO_VALUE_VERBS:
+    kind = NO_VALUE_VERBS.get(verb)
+    if verb == "music":
+        if not rest or rest[0] not in MUSIC_VERBS:
+            return None
+        kind = MUSIC_VERBS[rest.pop(0)]
+    elif verb != "status" and kind is None:
         return None
-    found: dict[str, Any] = {"verb": verb, "config": None, "by": None, "json": False}
+    found: dict[str, Any] = {"verb": verb, "kind": kind, "config": None, "by": None,
+                             "json": False}  # fmt: skip
     while rest:
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
@@ -141,7 +150,7 @@ def fast(argv: list[str]) -> int | None:
         request: dict[str, Any] = {"op": "status", "json": parsed["json"]}
     else:
         by = parsed["by"] or getpass.getuser()
-        request = {"op": "command", "kind": NO_VALUE_VERBS[parsed["verb"]], "by": by}
+        request = {"op": "command", "kind": parsed["kind"], "by": by}
     try:
         answer = ask(db, request)
     except TimeoutError:

@@ -102,6 +102,8 @@ def _event(args: argparse.Namespace) -> tuple[EventKind, dict[str, Any]]:
         if args.shareable:
             note["shareable"] = True
         return EventKind.NOTE, note
+    if verb == "music":
+        return (EventKind.MUSIC_PAUSE if args.action == "pause" else EventKind.MUSIC_RESUME), {}
     if verb == "set":
         return EventKind.OVERRIDE, {"device": args.device, "channel": args.channel,
                                     "value": args.value}  # fmt: skip
@@ -286,6 +288,13 @@ def register_session(
         "--minutes", type=_cue_minutes, default=10.0, metavar="MIN",
         help="how long --cue runs before it ends by itself (default 10)",
     )  # fmt: skip
+    verb(
+        "music",
+        "pause the room's music (its volume fades down first) until it is resumed; resume it "
+        "(the scene's music, its volume rising from silence); an emergency's clear never "
+        "resumes paused music",
+        cmd_steer,
+    ).add_argument("action", choices=("pause", "resume"), help="pause or resume")
     note = verb("note", "add a note to the session record", cmd_steer)
     note.add_argument("text", metavar="TEXT", nargs="+", help="the note (words are joined)")
     note.add_argument(

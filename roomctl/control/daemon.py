@@ -29,7 +29,13 @@ from roomctl.control.heat import HeatResponse
 from roomctl.control.lock import DaemonLock
 from roomctl.control.paths import socket_paths, store_path
 from roomctl.control.room_state import RoomState, StateHub, room_state
-from roomctl.control.safe_state import SafeLight, after_power_cut, current_boot_id, rebooted_since
+from roomctl.control.safe_state import (
+    BOOT_ID_FILE,
+    SafeLight,
+    after_power_cut,
+    current_boot_id,
+    rebooted_since,
+)
 from roomctl.control.server import CommandServer
 from roomctl.control.session import SessionControl
 from roomctl.control.storage import open_store
@@ -65,6 +71,7 @@ class Daemon:
         record_retry_s: float = 1.0,
         climate_check_s: float = CLIMATE_CHECK_S,
         track_poll_s: float = TRACK_POLL_S,
+        boot_id_file: Path = BOOT_ID_FILE,
     ) -> None:
         self.lib = lib
         self.clock = clock if isinstance(clock, SessionClock) else SessionClock(clock)
@@ -99,7 +106,7 @@ class Daemon:
         self.serving: dict[str, asyncio.Event] = {}
         # The safe light with no session; this boot's id (a different one: a power cut).
         self.safe = SafeLight(lib.room)
-        self.boot_id = current_boot_id()
+        self.boot_id = current_boot_id(boot_id_file)
         self._recorded = asyncio.Event()
 
     @property
@@ -236,7 +243,7 @@ class Daemon:
 
     def _safe_start(self, session: SessionControl) -> None:
         """No session: the lights go to the safe level.  A session after a reboot: its music
-        stays silent until a facilitator resumes it."""
+        is paused until a facilitator resumes it."""
         session.at_rest = self.safe.desired
         marker = Path(f"{self.store_path}.boot")
         rebooted = rebooted_since(marker, self.boot_id) if not self.read_only else False

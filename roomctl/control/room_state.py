@@ -19,10 +19,12 @@ from roomctl.engine.health import DeviceHealth
 from roomctl.model.config import DeviceConfig
 from roomctl.model.state import DeviceState
 from roomctl.preview.rows import device_json
+from roomctl.timeline.state import SessionStatus
 
 __all__ = [
     "AlertView",
     "DeviceView",
+    "MusicPausedView",
     "RoomState",
     "SessionView",
     "StateHub",
@@ -73,6 +75,14 @@ class AlertView(_View):
     since: float | None
 
 
+class MusicPausedView(_View):
+    """The session's music is paused until a facilitator resumes it."""
+
+    since: float
+    reason: Literal["facilitator", "power cut"]
+    by: str
+
+
 class RoomState(_View):
     room_id: str
     room_name: str
@@ -82,6 +92,7 @@ class RoomState(_View):
     # scene asked for (MQTT, the tablet), else None.
     scene: str | None
     emergency: bool
+    music_paused: MusicPausedView | None = None  # the session's music, until resumed
     temperature_c: float | None  # the room's, from its thermostats' sensors; None: unknown
     alerts: list[AlertView]
     devices: list[DeviceView]
@@ -163,6 +174,7 @@ def room_state(
         session=session,
         scene=_scene(control, session, emergency),
         emergency=emergency,
+        music_paused=_music_paused(st),
         temperature_c=temperature_c,
         alerts=alerts,
         devices=devices,
@@ -180,6 +192,14 @@ def _scene(control: SessionControl, session: SessionView | None, emergency: bool
             return arc.phases[session.phase_index].scene
         return None
     return control.room_scene.name
+
+
+def _music_paused(st: SessionStatus | None) -> MusicPausedView | None:
+    paused = st.music_paused if st is not None and not st.ended else None
+    if paused is None:
+        return None
+    reason = "power cut" if paused.reason == "power cut" else "facilitator"
+    return MusicPausedView(since=paused.since, reason=reason, by=paused.by)
 
 
 def _values(state: DeviceState | None, dev: DeviceConfig) -> dict[str, Any] | None:

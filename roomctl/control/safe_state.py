@@ -8,10 +8,11 @@
   running nothing changes: the session's own state is already never dark, and a restart must
   not be seen.
 - **After a power cut** (`after_power_cut`): when the machine booted since the daemon last ran
-  (a different Linux boot id) and a session is running, the speakers come back silent: a
-  session-long volume override of 0 by `system`, with a note in the record, until a
-  facilitator sets the volume again (`roomctl session set speakers volume 20`, or clears the
-  override).  A restart of the service alone (same boot) leaves the music playing.  The lights
+  (a different Linux boot id) and a session is running, the music comes back paused: a
+  `music_pause` (reason "power cut", by `system`) until a facilitator resumes it (the tablet's
+  **Resume music**, `roomctl session music resume`, MQTT `cmd/music RESUME`).  A speaker that
+  still plays has its volume faded down and is then paused; one that does not is never sent
+  Play.  A restart of the service alone (same boot) leaves the music playing.  The lights
   come back at the arc's state now, over the engine's catch-up fade.
 
 Pure apart from reading and writing the boot id file beside the database.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from roomctl.errors import RoomctlError
 from roomctl.model.config import DeviceKind, RoomConfig
-from roomctl.model.events import Note, Override
+from roomctl.model.events import MusicPause
 from roomctl.model.state import DeviceState, LightState
 from roomctl.timeline.channels import ChannelKey, Color, Value, device_states
 
@@ -45,10 +46,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 SETTLE_S = 20.0  # the safe light is asked for this long after its fade, then the room is left
-POWER_CUT_NOTE = (
-    "The room came back after the machine restarted (a power cut?): music is silent until a "
-    "facilitator sets its volume again."
-)
 
 
 def safe_states(room: RoomConfig) -> dict[str, DeviceState]:
@@ -124,26 +121,22 @@ def rebooted_since(marker: Path, boot_id: str | None) -> bool:
     return before is not None and before != boot_id
 
 
-def after_power_cut(session: SessionControl) -> list[str]:
-    """The running session comes back after a reboot: hold every speaker silent until a
-    facilitator resumes the music.  The ids of the players held."""
+def after_power_cut(session: SessionControl) -> bool:
+    """The running session comes back after a reboot: its music pauses until a facilitator
+    resumes it.  True when the pause is recorded (or the music was already paused)."""
     if session.session is None:
-        return []
-    players = [d.id for d in session.lib.room.devices if d.kind is DeviceKind.PLAYER]
-    held: list[str] = []
-    for dev_id in players:
-        try:
-            session.command(
-                Override(device=dev_id, channel="volume", value=0.0, until="session"),
-                by="system",
-            )
-            held.append(dev_id)
-        except RoomctlError as exc:  # a read-only disk, an ended session: say so, go on
-            log.warning("%s: music not held after the restart: %s", dev_id, exc)
-    if held:
-        try:
-            session.command(Note(text=POWER_CUT_NOTE), by="system")
-        except RoomctlError as exc:
-            log.warning("the restart note was not recorded: %s", exc)
-        log.warning("back after a reboot mid-session: music held silent (%s)", ", ".join(held))
-    return held
+        return False
+    if not any(d.kind is DeviceKind.PLAYER for d in session.lib.room.devices):
+        return False
+    status = session.snapshot().status
+    if status is None or status.ended:
+        return False
+    if status.music_paused is not None:
+        return True
+    try:
+        session.command(MusicPause(reason="power cut"), by="system")
+    except RoomctlError as exc:  # a read-only disk, an ended session: say so, go on
+        log.warning("music not paused after the restart: %s", exc)
+        return False
+    log.warning("back after a reboot mid-session: music paused until a facilitator resumes it")
+    return True

@@ -24,6 +24,7 @@ from roomctl.control.emergency import RoomEmergency, emergency_states
 from roomctl.control.marks import complete_mark
 from roomctl.control.room_scene import RoomScene
 from roomctl.errors import PreferencesError, SessionError, StoreError
+from roomctl.model.config import DeviceKind
 from roomctl.model.events import (
     Advance,
     Channel,
@@ -40,6 +41,8 @@ from roomctl.model.events import (
     Hold,
     Jump,
     Mark,
+    MusicPause,
+    MusicResume,
     Override,
     Resume,
     Start,
@@ -52,6 +55,7 @@ from roomctl.model.prefs_report import limits_note
 from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.store.store import SessionRow, Store
 from roomctl.timeline.fold import Snapshot, Timeline
+from roomctl.timeline.music import never_louder
 from roomctl.timeline.values import override_values
 
 __all__ = ["Outcome", "SessionControl"]
@@ -161,6 +165,8 @@ class SessionControl:
         snap = self.timeline.at(t)
         if snap.status is not None and snap.status.ended:
             return self.at_rest(t)  # after the end roomctl leaves the room as it is
+        if snap.status is not None and snap.status.music_paused is not None:
+            return never_louder(snap.devices, self.shown())  # fading down to the pause
         return snap.devices
 
     def urgent(self, t: float) -> bool:
@@ -403,6 +409,8 @@ class SessionControl:
             raise SessionError("no heat alert is on")
         if isinstance(p, Dose) and st.dosed:
             raise SessionError("the dose is already recorded")
+        if isinstance(p, MusicPause | MusicResume):
+            self._check_music(p, st.music_paused is not None, st.emergency)
         if isinstance(p, Override):
             try:
                 dev = self.lib.room.device(p.device)
@@ -410,6 +418,16 @@ class SessionControl:
                 ids = ", ".join(d.id for d in self.lib.room.devices)
                 raise SessionError(f"no device {p.device!r}; devices: {ids}") from None
             override_values(dev, p.channel, p.value, {})
+
+    def _check_music(self, p: MusicPause | MusicResume, paused: bool, emergency: bool) -> None:
+        if not any(d.kind is DeviceKind.PLAYER for d in self.lib.room.devices):
+            raise SessionError("the room has no music players")
+        if isinstance(p, MusicPause) and paused:
+            raise SessionError("the music is already paused")
+        if isinstance(p, MusicResume) and not paused:
+            raise SessionError("the music is not paused")
+        if isinstance(p, MusicResume) and emergency:
+            raise SessionError("an emergency is on: clear it first, then resume the music")
 
     def _last_seq(self) -> int:
         return self.events[-1].seq if self.events else 0

@@ -9,6 +9,7 @@ from typing import Any
 from roomctl.control.session import SessionControl
 from roomctl.model.arc import format_hmm
 from roomctl.model.prefs_report import overrides, summary
+from roomctl.timeline.music import MusicPauseStatus
 
 __all__ = ["client_status", "format_status"]
 
@@ -35,6 +36,7 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
                 "cue": st.cue,
                 "cue_ends_at": st.cue_ends_at,
                 "cooling": st.cooling,
+                "music_paused": None if st.music_paused is None else st.music_paused.reason,
                 "emergency": st.emergency or control.room_emergency.on_now,
                 "ended": st.ended,
                 "devices": {
@@ -55,6 +57,7 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
                 ("EMERGENCY", st.emergency or control.room_emergency.on_now),
                 (f"cue {st.cue}{_ends(st.cue_ends_at, snap.t)}", st.cue is not None),
                 ("COOLING", st.cooling),
+                (f"music paused ({_paused(st.music_paused)})", st.music_paused is not None),
                 ("ended", st.ended),
             )
             if on
@@ -70,6 +73,12 @@ def format_status(control: SessionControl, as_json: bool = False) -> str:
 def _ends(at: float | None, now: float) -> str:
     """The end of a timed cue, as ", ends in 8 min"."""
     return "" if at is None else f", ends in {max(0, round((at - now) / 60))} min"
+
+
+def _paused(paused: MusicPauseStatus | None) -> str:
+    if paused is None:
+        return ""
+    return "after a power cut" if paused.reason == "power cut" else f"by {paused.by}"
 
 
 def _notes(control: SessionControl) -> list[str]:

@@ -42,6 +42,8 @@ __all__ = [
     "Hold",
     "Jump",
     "Mark",
+    "MusicPause",
+    "MusicResume",
     "Note",
     "Override",
     "OverrideClear",
@@ -76,6 +78,8 @@ class EventKind(enum.StrEnum):
     HEAT_CLEAR = "heat_clear"
     END = "end"
     TRACK = "track"
+    MUSIC_PAUSE = "music_pause"
+    MUSIC_RESUME = "music_resume"
 
 
 # Channels a manual override may set (which ones a device has depends on its kind).
@@ -243,6 +247,21 @@ class HeatClear(_Payload):
     temperature_c: float | None = None
 
 
+class MusicPause(_Payload):
+    """The room's music pauses (its volume fades down first) until a `music_resume`: given by
+    a facilitator, or by "system" when the room comes back after a power cut.  An emergency
+    and its clear leave it as it is."""
+
+    kind: Literal["music_pause"] = "music_pause"
+    reason: Literal["facilitator", "power cut"] = "facilitator"
+
+
+class MusicResume(_Payload):
+    """The music plays again: the scene's source, its volume rising from 0 at the rise limit."""
+
+    kind: Literal["music_resume"] = "music_resume"
+
+
 class End(_Payload):
     kind: Literal["end"] = "end"
 
@@ -264,7 +283,7 @@ class Track(_Payload):
 Command = (
     Dose | Hold | Resume | Extend | Advance | StepBack | Jump | CueOn | CueOff | Override
     | OverrideClear | EmergencyOn | EmergencyClear | Note | Mark | HeatAlert | HeatClear | End
-    | Track
+    | Track | MusicPause | MusicResume
 )  # fmt: skip
 Payload = Annotated[Start | Command, Field(discriminator="kind")]
 

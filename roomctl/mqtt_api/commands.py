@@ -9,6 +9,7 @@
 - `cmd/cue`      `talk`, `break`, `check-in` (the room's cue scenes) or `off`.
 - `cmd/emergency` `ON` or `CLEAR`.
 - `cmd/volume`   a number: a volume override of the room's players (never above the cap).
+- `cmd/music`    `PAUSE` (the volume fades down, then the players pause) or `RESUME`.
 
 A JSON payload may name its sender (`"by": "node-red"`), recorded as `mqtt:node-red`; else the
 author is `mqtt:<topic>`.  A malformed or refused command is logged with its reason and
@@ -36,6 +37,8 @@ from roomctl.model.events import (
     EventKind,
     Extend,
     Hold,
+    MusicPause,
+    MusicResume,
     Override,
     Resume,
     StepBack,
@@ -110,6 +113,8 @@ class MqttCommands:
             return self.cue(_word(text, data, "cue"), by)
         if name == "emergency":
             return self.emergency(_word(text, data, "state").upper(), by)
+        if name == "music":
+            return self.music(_word(text, data, "music").upper(), by)
         if name == "volume":
             value = data.get("volume") if data is not None else text
             return self.volume(value, by)
@@ -156,6 +161,12 @@ class MqttCommands:
         outcome = self.control.emergency(word == "ON", by=by)
         recorded = "" if outcome.recorded else f" (not recorded yet: {outcome.error})"
         return f"emergency {'ON' if word == 'ON' else 'cleared'}{recorded}"
+
+    def music(self, word: str, by: str) -> str:
+        if word not in ("PAUSE", "RESUME"):
+            raise CommandError(f"music: {word!r} is neither PAUSE nor RESUME")
+        self.control.command(MusicPause() if word == "PAUSE" else MusicResume(), by=by)
+        return "music paused" if word == "PAUSE" else "music resumed"
 
     def volume(self, value: Any, by: str) -> str:
         try:

@@ -10,7 +10,8 @@ state JSON with a `value_template`:
   room has (→ `cmd/cue`), emergency and clear emergency (→ `cmd/emergency`);
 - sensors phase, time left in the phase and time since T0 (minutes), the room temperature
   (with a thermostat); a binary sensor emergency (device class safety: on = unsafe);
-- a number master volume, 0 .. the safety cap (with music players) → `cmd/volume`.
+- a number master volume, 0 .. the safety cap, and buttons pause music and resume music
+  (with music players) → `cmd/volume`, `cmd/music`; a binary sensor music paused.
 
 `Discovery.announce()` publishes them (also when HA's birth, `online` on `<prefix>/status`,
 arrives) and clears (an empty retained config) every config of this room still on the broker
@@ -191,6 +192,20 @@ def entities(lib: Library, topics: RoomTopics) -> list[Entity]:
             step=1,
             mode="slider",
             icon="mdi:volume-high",
+        )
+        for word, name, icon in (("PAUSE", "Pause music", "mdi:music-off"),
+                                 ("RESUME", "Resume music", "mdi:music")):  # fmt: skip
+            add("button", f"music_{word.lower()}", name, command_topic=topics.cmd("music"),
+                payload_press=word, icon=icon)  # fmt: skip
+        add(
+            "binary_sensor",
+            "music_paused",
+            "Music paused",
+            state_topic=topics.state,
+            value_template="{{ 'ON' if value_json.music_paused else 'OFF' }}",
+            payload_on="ON",
+            payload_off="OFF",
+            icon="mdi:music-off",
         )
     if any(d.kind is DeviceKind.THERMOSTAT for d in room.devices):
         add(

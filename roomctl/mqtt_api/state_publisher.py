@@ -8,8 +8,8 @@ broker has forgotten it).
 
 `<base>/<room>/event` (not retained) says what happened, derived by comparing successive
 states: a session started or ended, a phase change, a cue on or off, the emergency on or
-cleared; and a note was written (its text is health data and stays on the device: only who
-wrote it and when).
+cleared, the music paused (and why) or resumed; and a note was written (its text is health
+data and stays on the device: only who wrote it and when).
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ def state_events(before: dict[str, Any] | None, after: dict[str, Any]) -> list[d
             out.append({"type": "session", "action": "end", "session": new_id, "at": at})
     if before is not None and before["emergency"] != after["emergency"]:
         out.append({"type": "emergency", "on": after["emergency"], "at": at})
+    paused = after.get("music_paused")
+    if before is not None and bool(before.get("music_paused")) != bool(paused):
+        reason = paused["reason"] if paused else None
+        out.append({"type": "music", "paused": bool(paused), "reason": reason, "at": at})
     return out
 
 

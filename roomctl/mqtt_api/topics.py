@@ -9,7 +9,7 @@ from roomctl.model.config import MqttConfig
 __all__ = ["COMMANDS", "RoomTopics"]
 
 # The command topics a room listens to: <base>/<room>/cmd/<name>.
-COMMANDS = ("scene", "session", "cue", "emergency", "volume")
+COMMANDS = ("scene", "session", "cue", "emergency", "volume", "music")
 
 
 @dataclass(frozen=True)

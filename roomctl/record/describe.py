@@ -16,6 +16,8 @@ from roomctl.model.events import (
     Hold,
     Jump,
     Mark,
+    MusicPause,
+    MusicResume,
     Note,
     Override,
     OverrideClear,
@@ -100,6 +102,12 @@ def describe(p: Payload, phase: str) -> str:  # noqa: PLR0912 - one answer per k
         return f"the room is too hot{reading}{limit}: cooling on"
     if isinstance(p, HeatClear):
         return "the room is cool again: cooling off"
+    if isinstance(p, MusicPause) and p.reason == "power cut":
+        return "music paused: the room came back after a power cut (until a facilitator resumes it)"
+    if isinstance(p, MusicPause):
+        return "music paused (faded down, until resumed)"
+    if isinstance(p, MusicResume):
+        return "music resumed: its volume rising from silence"
     if isinstance(p, End):
         return "session ended"
     if isinstance(p, Track):

@@ -6,6 +6,7 @@ events in order, together with the phase boundaries the arc clock passes, and ke
 - the arc layer: a fade (in arc time, which stops while held) from what the arc showed when the
   phase began to the phase's scene;
 - the layers above it: manual overrides, a cue (talk, break, ...), the emergency;
+- over all of them the music pause (timeline/music.py), which only a music_resume lifts;
 - the output: a fade (in wall time) from what the room showed when the channel's top layer last
   changed, toward that layer's value.
 
@@ -56,6 +57,7 @@ from roomctl.timeline.channels import (
     scene_targets,
 )
 from roomctl.timeline.layers import cooling_targets, emergency_targets
+from roomctl.timeline.music import PAUSE_FADE_S, MusicPauses
 from roomctl.timeline.state import (
     Fold,
     Layer,
@@ -106,6 +108,9 @@ class Timeline:
         self._checkpoints: dict[int, Fold] = {}
         self._emergency = self._emergency_targets()
         self._cooling = cooling_targets(room, self._band[0])
+        safety = room.safety  # the music pause: over every layer, the emergency's too
+        pause_fade = max(PAUSE_FADE_S, safety.min_fade.audio_s)
+        self._music = MusicPauses(self.events, pause_fade, safety.max_volume_rise_per_10s)
 
     # ----------------------------------------------------------------- public
 
@@ -128,9 +133,11 @@ class Timeline:
         f = self._folded(bisect.bisect_right(self._times, t))
         self._advance(f, t)
         values = f.frozen if f.frozen is not None else self._values(f)
-        return Snapshot(
-            t=t, devices=device_states(self.room, values), status=status_of(self.arc, f)
-        )
+        devices = device_states(self.room, values)
+        if not f.ended:
+            devices = self._music.apply(devices, t)
+        status = status_of(self.arc, f, self._music.status(t))
+        return Snapshot(t=t, devices=devices, status=status)
 
     def _folded(self, n: int) -> Fold:
         """A fresh copy of the fold after the first `n` events (cached: the engine asks about

@@ -11,6 +11,7 @@ from roomctl.model.arc import Arc
 from roomctl.model.color import ease
 from roomctl.model.state import DeviceState
 from roomctl.timeline.channels import ChannelKey, Color, Sound, Value
+from roomctl.timeline.music import MusicPauseStatus
 
 __all__ = [
     "Fold",
@@ -103,6 +104,7 @@ class SessionStatus:
     ended: bool
     cue_ends_at: float | None = None  # wall time a timed cue (a marker's) ends by itself
     cooling: bool = False  # a heat alert is on: the cooling devices act
+    music_paused: MusicPauseStatus | None = None  # until a facilitator resumes the music
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,7 @@ class Fold:
         return self.holding or self.emergency or self.ended
 
 
-def status_of(arc: Arc, f: Fold) -> SessionStatus:
+def status_of(arc: Arc, f: Fold, music: MusicPauseStatus | None = None) -> SessionStatus:
     """Where the session is, for tablets, the CLI and the session record."""
     phases = arc.phases
     phase = phases[f.idx]
@@ -208,6 +210,7 @@ def status_of(arc: Arc, f: Fold) -> SessionStatus:
         ended=f.ended,
         cue_ends_at=f.cue_until if f.cue is not None else None,
         cooling=f.cooling,
+        music_paused=None if f.ended else music,
     )
 
 

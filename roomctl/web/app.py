@@ -23,7 +23,7 @@ from roomctl.errors import (
     StoreFullError,
     StoreReadOnlyError,
 )
-from roomctl.web import api, api_people, api_records, pages
+from roomctl.web import api, api_music, api_people, api_records, pages
 from roomctl.web.context import Web
 
 __all__ = ["build_app"]
@@ -71,6 +71,7 @@ def build_app(web: Web) -> FastAPI:
     )
     app.state.web = web
     app.include_router(api.router)
+    app.include_router(api_music.router)
     app.include_router(api_people.router)
     app.include_router(api_records.router)
     app.include_router(pages.router)

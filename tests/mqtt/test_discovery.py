@@ -67,6 +67,9 @@ def test_demo_room_entities_use_documented_keys() -> None:
         ("sensor", "since_t0"),
         ("binary_sensor", "emergency_on"),
         ("number", "volume"),
+        ("button", "music_pause"),
+        ("button", "music_resume"),
+        ("binary_sensor", "music_paused"),
         ("sensor", "temperature"),
     } <= ids
     uniques = [e.config["unique_id"] for e in found]
@@ -157,8 +160,11 @@ def test_the_value_templates_render_the_room_state() -> None:
         "since_t0": "45.0",
         "emergency_on": "OFF",
         "volume": "18",
+        "music_paused": "OFF",
         "temperature": "21.4",
     }
+    paused = {**running, "music_paused": {"since": 1.0, "reason": "power cut", "by": "system"}}
+    assert _render(found["music_paused"]["value_template"], paused) == "ON"
     nothing = {k: _render(c["value_template"], idle) for k, c in found.items()
                if "value_template" in c}  # fmt: skip
     assert nothing == {
@@ -168,5 +174,6 @@ def test_the_value_templates_render_the_room_state() -> None:
         "since_t0": "None",
         "emergency_on": "ON",
         "volume": "None",
+        "music_paused": "OFF",
         "temperature": "None",
     }

@@ -231,6 +231,7 @@ function render(s) {
         `${d.id}${d.available ? "" : " — not answering"}`),
       el("span", { class: "muted", text: reported }));
   }));
+  document.dispatchEvent(new CustomEvent("roomstate", { detail: s }));  // music.js
 }
 
 // What a device shows, in the words a facilitator reads at a glance.
