@@ -57,10 +57,12 @@ $("try-dark").addEventListener("click", async () => {
 $("play-sample").addEventListener("click", async () => {
   const prefs = choices();
   const chosen = prefs.music.favorites[0];
-  say("Starting the music in the room…");
+  const note = $("sample-note");
+  note.textContent = "Starting the music in the room…";
   const r = await api("POST", `${base}/sample`, { volume: Number($("volume").value), preferences: prefs,
     ...(chosen ? { music: chosen } : {}) });
-  say(r.ok ? `Playing ${r.data.music} at ${r.data.volume}. ${r.data.message}` : r.detail, !r.ok);
+  note.textContent = r.ok ? `Playing ${r.data.music} at ${r.data.volume}. ${r.data.message}` : r.detail;
+  note.classList.toggle("bad", !r.ok);
 });
 
 function changed() {
