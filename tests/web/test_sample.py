@@ -129,6 +129,9 @@ async def test_sample_refused_for_another_client_during_a_session_and_unknown_mu
         assert r.status_code == 422 and "'Disco' is not in the room's list" in r.json()["detail"]
         r = await phone.post(f"/api/clients/{mine}/sample", json={"volume": 101})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "volume"
+        silent = {"volume": 20, "preferences": {"music": {"silence": True}}}
+        r = await phone.post(f"/api/clients/{mine}/sample", json=silent)
+        assert r.status_code == 409 and "plays no music" in r.json()["detail"]
         assert site.daemon.session is not None
         site.daemon.session.start("psilocybin", by="test", room=DARK_ROOM)
         r = await phone.post(f"/api/clients/{mine}/sample", json=body)
