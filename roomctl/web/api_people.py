@@ -4,6 +4,7 @@ and page (client tokens), logins and tokens (admins)."""
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Annotated, Any
 
 import segno
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roomctl.model.prefs import COLOR_NAMES, LANGUAGES, Preferences
 from roomctl.model.prefs_report import overrides_for_arcs, summary
+from roomctl.model.scene import MusicTarget
 from roomctl.preview.rows import PREVIEW_T0, device_json, start_events
 from roomctl.preview.svg import render_svg
 from roomctl.store.clients import DEFAULT_CONSENT_SCOPE, Consent
@@ -23,7 +25,7 @@ from roomctl.store.users import MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, USERNAME_RE
 from roomctl.timeline.fold import Timeline
 from roomctl.web.auth import Admin, AnyCaller, Facilitator, Principal, WebDep
 from roomctl.web.context import Web
-from roomctl.web.views import REFUSALS, ConsentBody, PreviewBody
+from roomctl.web.views import REFUSALS, ConsentBody, PreviewBody, SampleBody, SampleView
 
 __all__ = ["router"]
 
@@ -181,6 +183,57 @@ async def preview(client_id: str, body: PreviewBody, web: WebDep, who: AnyCaller
         "hold_s": web.preview.hold_s,
         "fade_s": web.preview.fade_s,
     }
+
+
+@router.post(
+    "/clients/{client_id}/sample",
+    summary="Hear the room's music at a volume for a few seconds, then it fades out",
+)
+async def sample(client_id: str, body: SampleBody, web: WebDep, who: AnyCaller) -> SampleView:
+    _scope(who, client_id)
+    if web.store.get_client(client_id) is None:
+        raise HTTPException(404, f"no client {client_id!r}")
+    if web.preview.sample is None:
+        raise HTTPException(409, "this room has no speakers to play a sample on")
+    music = _sample_music(web, body)
+    plan = await web.preview.sample.play(music, body.preferences)
+    volume = max(plan.volumes.values())
+    web.store.audit(who.who, "sample", client_id, {"speakers": len(plan.volumes), "volume": volume})
+    return SampleView(
+        music=plan.source.name,
+        volume=volume,
+        asked=body.volume,
+        speakers=plan.volumes,
+        rise_s=round(plan.rise_s, 1),
+        hold_s=plan.hold_s,
+        fade_s=plan.fade_s,
+        message=_sample_message(volume, body.volume, plan.rise_s, plan.hold_s),
+    )
+
+
+def _sample_music(web: Web, body: SampleBody) -> MusicTarget:
+    """The curated source to sample: the one asked for, else the client's first chosen, else
+    the room's first.  Only a source of the room's own list is played."""
+    listed = {m["name"]: m["kind"] for m in _music(web)}
+    if not listed:
+        raise HTTPException(409, "the room has no curated music to play a sample of")
+    if body.music is not None and body.music not in listed:
+        raise HTTPException(422, f"music: {body.music!r} is not in the room's list")
+    chosen = [n for n in body.preferences.music.favorites if n in listed]
+    name = body.music or (chosen[0] if chosen else next(iter(listed)))
+    return MusicTarget.model_validate({listed[name]: name, "volume": body.volume})
+
+
+def _sample_message(volume: int, asked: int, rise_s: float, hold_s: float) -> str:
+    parts = []
+    if volume < asked:
+        parts.append(f"The room's limits keep the music at {volume} or below.")
+    if rise_s >= 1.0:
+        parts.append("The room's music rises slowly, as in a session: it reaches this level "
+                     f"in about {math.ceil(rise_s)} s.")  # fmt: skip
+    parts.append(f"It plays about {hold_s:g} s at that level, then fades out and the speakers "
+                 "go back to what they were doing.")  # fmt: skip
+    return " ".join(parts)
 
 
 @router.post("/clients/{client_id}/link", summary="A link (and QR code) for the client's page")

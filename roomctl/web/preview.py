@@ -4,7 +4,8 @@ back to what they showed, for a client choosing their preferences.
 The preview goes through the same clamp as a session (`scene_states`: the client's unsaved
 preferences, then the room's safety limits) and is refused while a session runs in the room or
 an emergency is on.  It sits under the session in the engine's desired state: a session that
-starts or an emergency that is called takes over at once.
+starts or an emergency that is called takes over at once.  The music sample (`web/sample.py`)
+is a layer beside it, on the speakers: both can run together.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from roomctl.model.config import DeviceKind, RoomConfig
 from roomctl.model.prefs import Preferences
 from roomctl.model.scene import LightTarget, Scene
 from roomctl.model.state import DeviceState, LightState
+from roomctl.web.sample import MusicSample
 
 __all__ = ["PREVIEW_FADE_S", "PREVIEW_HOLD_S", "RoomPreview"]
 
@@ -32,8 +34,10 @@ class RoomPreview:
         control: SessionControl,
         hold_s: float = PREVIEW_HOLD_S,
         fade_s: float = PREVIEW_FADE_S,
+        sample: MusicSample | None = None,
     ) -> None:
         self.control = control
+        self.sample = sample  # the music sample on the speakers, when the room has any
         self.hold_s = hold_s
         self.fade_s = fade_s
         self._layer: RoomEmergency | None = None  # the same fade-back as the room's emergency
@@ -45,15 +49,26 @@ class RoomPreview:
         return self.control.lib.room
 
     def desired(self, t: float) -> Mapping[str, DeviceState]:
-        """The engine's desired state: the session's, or the preview while one runs."""
+        """The engine's desired state: the session's, or the preview and the music sample
+        over the room at rest while they run."""
+        sample = self.sample
         if self.control.session is not None or self.control.room_emergency.active(t):
+            if sample is not None:
+                sample.stop()
             return self.control.desired(t)
         layer = self._layer
-        if layer is None or not layer.active(t):
+        lights = layer is not None and layer.active(t)
+        music = sample is not None and sample.active(t)
+        if not (lights or music):
             return self.control.desired(t)
-        if layer.cleared_at is None and t >= self._until:
-            layer.clear(self._until)
-        return layer.desired(t)
+        out: Mapping[str, DeviceState]
+        if layer is not None and lights:
+            if layer.cleared_at is None and t >= self._until:
+                layer.clear(self._until)
+            out = layer.desired(t)
+        else:
+            out = self.control.desired(t)
+        return sample.over(out, t) if sample is not None and music else out
 
     def active(self, t: float) -> bool:
         return self._layer is not None and self._layer.active(t)

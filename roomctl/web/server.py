@@ -15,12 +15,14 @@ from typing import Any
 import uvicorn
 
 from roomctl.control.daemon import Daemon
+from roomctl.devices.base import Player
 from roomctl.errors import StoreError
 from roomctl.model.address import HostPort
 from roomctl.mqtt.overview import ClinicOverview
 from roomctl.web.app import build_app
 from roomctl.web.context import Web, load_secret
 from roomctl.web.preview import RoomPreview
+from roomctl.web.sample import MusicSample
 
 __all__ = ["WebService", "secret_path"]
 
@@ -61,7 +63,11 @@ class WebService:
 
     async def __call__(self, daemon: Daemon) -> None:
         assert daemon.session is not None and daemon.engine is not None
-        preview = RoomPreview(daemon.session)
+        players = {k: d for k, d in daemon.devices.items() if isinstance(d, Player)}
+        sample = MusicSample(daemon.session, players, daemon.settings) if players else None
+        preview = RoomPreview(daemon.session, sample=sample)
+        if sample is not None:
+            sample.listeners.append(daemon.engine.wake)
         preview.listeners.append(daemon.engine.wake)
         daemon.engine.set_desired(preview.desired)
         self.web = web = Web(daemon, load_secret(secret_path(daemon.store_path)), preview)

@@ -20,6 +20,8 @@ __all__ = [
     "PhaseView",
     "PreviewBody",
     "Problem",
+    "SampleBody",
+    "SampleView",
     "SceneView",
     "StartBody",
     "arc_view",
@@ -99,6 +101,29 @@ class PreviewBody(_Body):
     saturation: float = Field(default=80, ge=0, le=100)
     brightness_pct: float = Field(default=30, ge=1, le=100)
     preferences: Preferences = Preferences()
+
+
+class SampleBody(_Body):
+    """Play the room's music for a few seconds at `volume` (the client's volume comfort).
+    `music`: a name from the room's curated list (default: the first)."""
+
+    volume: int = Field(ge=0, le=100)
+    music: str | None = Field(default=None, min_length=1, max_length=200)
+    preferences: Preferences = Preferences()
+
+
+class SampleView(_Body):
+    """What the sample plays: the source, each speaker's level after the room's limits, and
+    about how long the rise limit takes to get there."""
+
+    music: str
+    volume: int  # the level the sample plays at (the loudest speaker's)
+    asked: int
+    speakers: dict[str, int]
+    rise_s: float
+    hold_s: float
+    fade_s: float
+    message: str
 
 
 class FieldProblem(_Body):

@@ -54,6 +54,17 @@ $("try-dark").addEventListener("click", async () => {
   say(r.ok ? `That is the darkest the lights would be; they fade back after ${r.data.hold_s} s.` : r.detail, !r.ok);
 });
 
+$("play-sample").addEventListener("click", async () => {
+  const prefs = choices();
+  const chosen = prefs.music.favorites[0];
+  const note = $("sample-note");
+  note.textContent = "Starting the music in the room…";
+  const r = await api("POST", `${base}/sample`, { volume: Number($("volume").value), preferences: prefs,
+    ...(chosen ? { music: chosen } : {}) });
+  note.textContent = r.ok ? `Playing ${r.data.music} at ${r.data.volume}. ${r.data.message}` : r.detail;
+  note.classList.toggle("bad", !r.ok);
+});
+
 function changed() {
   clearTimeout(redraw);
   redraw = setTimeout(async () => {
@@ -86,7 +97,7 @@ async function load() {
   $("language").replaceChildren(...Object.entries(page.languages).map(([k, v]) => el("option", { value: k, text: v })));
   $("language").value = p.language;
   $("consent-text").textContent = `I agree that these preferences are kept on this room's computer and used for: ${page.consent_scope}.`;
-  if (page.session_running) say("A session is running in the room: trying colours waits until it ends.");
+  if (page.session_running) say("A session is running in the room: trying colours and music waits until it ends.");
   for (const id of ["brightness", "darkness", "volume", "temperature", "eyeshades", "headphones", "quiet", "silence", "avoid-words", "notes", "language"])
     $(id).addEventListener("change", changed);
   changed();
