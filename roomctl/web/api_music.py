@@ -12,11 +12,11 @@ from fastapi import APIRouter, Body, HTTPException
 from roomctl.model.events import MusicPause, MusicResume
 from roomctl.web.api import _command
 from roomctl.web.auth import Facilitator, WebDep
-from roomctl.web.views import CommandResult
+from roomctl.web.views import REFUSALS, CommandResult
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["room"])
+router = APIRouter(prefix="/api", tags=["room"], responses=REFUSALS)
 
 
 @router.post(
