@@ -60,7 +60,12 @@ async def test_after_a_power_cut_the_music_waits_paused_for_a_facilitator(
         await until(lambda: speaker.transport_state == "PLAYING" and bool(tracks()), 20)
         await until(lambda: speaker.volume >= 4, 20, lambda: speaker.volume)
         await stop_daemon(run, 10)
-        await asyncio.sleep(1.0)  # a volume step the stopped daemon had in flight lands
+        # A volume step the stopped daemon had in flight (a SoCo call in its thread) lands:
+        # wait until the speaker has heard nothing for a second.
+        heard = -1
+        while heard != len(speaker.volume_sets):
+            heard = len(speaker.volume_sets)
+            await asyncio.sleep(1.0)
 
         # The power comes back: a new boot; the bulb is at its power-on default (full).
         boot.write_text("boot-2\n", encoding="ascii")
