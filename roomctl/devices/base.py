@@ -12,6 +12,7 @@ Rules every driver keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Literal
 
 from roomctl.model.config import DeviceKind
@@ -21,6 +22,10 @@ from roomctl.model.state import LightState, PlayerReading, ThermostatReading, Tr
 __all__ = ["Device", "Light", "Player", "Switch", "Thermostat"]
 
 
+def _nothing() -> None:
+    return None
+
+
 class Device(ABC):
     """Lifecycle shared by every driver."""
 
@@ -28,6 +33,10 @@ class Device(ABC):
 
     def __init__(self, device_id: str) -> None:
         self.device_id = device_id
+        # Set by the engine; a driver calls it when it learns unasked that the device is back
+        # (a Zigbee2MQTT availability turning online after a broker or mesh outage), so the
+        # device is looked at now rather than when its backoff or slow health check ends.
+        self.back_online: Callable[[], None] = _nothing
 
     @abstractmethod
     async def start(self) -> None:

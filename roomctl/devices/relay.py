@@ -58,7 +58,9 @@ class _MqttSwitch(Switch):
         if online != self.online:
             word = {True: "online", False: "offline", None: "availability unknown"}[online]
             log.info("%s relay %s (%s): %s", self.brand, self.device_id, self.topic, word)
-        self.online = online
+        before, self.online = self.online, online
+        if online and before is False:
+            self.back_online()
 
 
 class TasmotaRelay(_MqttSwitch):

@@ -15,6 +15,7 @@ and a change made at a wall switch or in the Sonos app is noticed (engine/readin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 
@@ -61,6 +62,8 @@ class Engine:
             )
             for dev_id, dev in devices.items()
         }
+        for link in self._links.values():
+            link.device.back_online = functools.partial(self._back_online, link)
         self._on_external = on_external_change
 
     # ---------------------------------------------------------------- public
@@ -94,6 +97,12 @@ class Engine:
         return self._planner.plan(self._links[dev_id], now)
 
     # --------------------------------------------------------------- workers
+
+    def _back_online(self, link: Link) -> None:
+        """The driver learnt unasked that its device is back: read it now (its health, what
+        it shows), not when its backoff or its next health check comes round."""
+        link.stale = True
+        link.wake.set()
 
     async def _worker(self, link: Link) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s, jitter=0.25)
