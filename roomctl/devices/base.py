@@ -33,9 +33,10 @@ class Device(ABC):
 
     def __init__(self, device_id: str) -> None:
         self.device_id = device_id
-        # Set by the engine; a driver calls it when it learns unasked that the device is back
-        # (a Zigbee2MQTT availability turning online after a broker or mesh outage), so the
-        # device is looked at now rather than when its backoff or slow health check ends.
+        # Set by the engine; a driver calls it when it hears unasked that the device is online
+        # (a Zigbee2MQTT availability message, also the retained one after the bus reconnects),
+        # so a device that had failed is looked at now, not when its backoff or health check
+        # comes round.
         self.back_online: Callable[[], None] = _nothing
 
     @abstractmethod

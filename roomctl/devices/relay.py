@@ -58,8 +58,8 @@ class _MqttSwitch(Switch):
         if online != self.online:
             word = {True: "online", False: "offline", None: "availability unknown"}[online]
             log.info("%s relay %s (%s): %s", self.brand, self.device_id, self.topic, word)
-        before, self.online = self.online, online
-        if online and before is False:
+        self.online = online
+        if online:  # also the retained LWT again after the bus reconnected
             self.back_online()
 
 

@@ -195,10 +195,10 @@ class _Endpoint:
         available = parse_availability(payload)
         if available != self.available:
             log.info("Zigbee2MQTT %s (%s): %s", self.device_id, self.topic, _word(available))
-        before, self.available = self.available, available
+        self.available = available
         if available is False:
             self._waiters.fail(_OfflineError())
-        elif available and before is False:
+        elif available:  # also the retained one again after the bus reconnected
             self._owner.back_online()
 
     def _report(self, topic: str, payload: bytes) -> None:

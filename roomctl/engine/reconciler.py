@@ -99,10 +99,11 @@ class Engine:
     # --------------------------------------------------------------- workers
 
     def _back_online(self, link: Link) -> None:
-        """The driver learnt unasked that its device is back: read it now (its health, what
-        it shows), not when its backoff or its next health check comes round."""
-        link.stale = True
-        link.wake.set()
+        """The driver heard unasked that its device is online: if it had failed, read it now
+        (its health, what it shows), not when its backoff or next health check comes round."""
+        if not link.health.available:
+            link.stale = True
+            link.wake.set()
 
     async def _worker(self, link: Link) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s, jitter=0.25)
