@@ -12,7 +12,7 @@ Rules every driver keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from roomctl.model.config import DeviceKind
@@ -22,6 +22,10 @@ from roomctl.model.state import LightState, PlayerReading, ThermostatReading, Tr
 __all__ = ["Device", "Light", "Player", "Switch", "Thermostat"]
 
 
+def _nothing() -> None:
+    return None
+
+
 class Device(ABC):
     """Lifecycle shared by every driver."""
 
@@ -29,6 +33,11 @@ class Device(ABC):
 
     def __init__(self, device_id: str) -> None:
         self.device_id = device_id
+        # Set by the engine; a driver calls it when it hears unasked that the device is online
+        # (a Zigbee2MQTT availability message, also the retained one after the bus reconnects),
+        # so a device that had failed is looked at now, not when its backoff or health check
+        # comes round.
+        self.back_online: Callable[[], None] = _nothing
 
     @abstractmethod
     async def start(self) -> None:

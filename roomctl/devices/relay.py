@@ -59,6 +59,8 @@ class _MqttSwitch(Switch):
             word = {True: "online", False: "offline", None: "availability unknown"}[online]
             log.info("%s relay %s (%s): %s", self.brand, self.device_id, self.topic, word)
         self.online = online
+        if online:  # also the retained LWT again after the bus reconnected
+            self.back_online()
 
 
 class TasmotaRelay(_MqttSwitch):

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from roomctl.devices.base import Light, Thermostat
+from roomctl.devices.base import Device, Light, Thermostat
 from roomctl.devices.mqtt_exchange import Waiters, device_call
 from roomctl.errors import DeviceUnreachable
 from roomctl.model.config import Z2MLightConfig, Z2MThermostatConfig
@@ -132,11 +132,19 @@ def _same_color(got: dict[str, Any], wanted: dict[str, Any]) -> bool:
 class _Endpoint:
     """One Zigbee2MQTT device on the bus: its last state, availability and waiting commands."""
 
-    def __init__(self, device_id: str, topic: str, bus: MqttBus, timeout_s: float) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        topic: str,
+        bus: MqttBus,
+        timeout_s: float,
+        owner: Device,
+    ) -> None:
         self.device_id = device_id
         self.topic = topic
         self.bus = bus
         self.timeout_s = timeout_s
+        self._owner = owner  # told when the device is back online
         self.state: Report = {}
         self.available: bool | None = None
         self._waiters: Waiters[Report] = Waiters()
@@ -190,6 +198,8 @@ class _Endpoint:
         self.available = available
         if available is False:
             self._waiters.fail(_OfflineError())
+        elif available:  # also the retained one again after the bus reconnected
+            self._owner.back_online()
 
     def _report(self, topic: str, payload: bytes) -> None:
         try:
@@ -214,7 +224,7 @@ class Z2MLight(Light):
     def __init__(self, config: Z2MLightConfig, bus: MqttBus, *, timeout_s: float = 5.0) -> None:
         super().__init__(config.id)
         self.config = config
-        self._ep = _Endpoint(config.id, config.topic, bus, timeout_s)
+        self._ep = _Endpoint(config.id, config.topic, bus, timeout_s, self)
         keys = ["state", "brightness"]  # ask only for what the light has: Z2M logs the rest
         keys += ["color_temp"] if config.color_temp else []
         keys += ["color"] if config.color else []
@@ -268,7 +278,7 @@ class Z2MThermostat(Thermostat):
     ) -> None:
         super().__init__(config.id)
         self.config = config
-        self._ep = _Endpoint(config.id, config.topic, bus, timeout_s)
+        self._ep = _Endpoint(config.id, config.topic, bus, timeout_s, self)
         self._keys = dict.fromkeys(
             (config.setpoint_key, "local_temperature", "system_mode", "running_state"), ""
         )

@@ -17,6 +17,7 @@ noticed (engine/readings.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 
@@ -63,6 +64,8 @@ class Engine:
             )
             for dev_id, dev in devices.items()
         }
+        for link in self._links.values():
+            link.device.back_online = functools.partial(self._back_online, link)
         self._on_external = on_external_change
         self._urgent = urgent
 
@@ -97,6 +100,13 @@ class Engine:
         return self._planner.plan(self._links[dev_id], now)
 
     # --------------------------------------------------------------- workers
+
+    def _back_online(self, link: Link) -> None:
+        """The driver heard unasked that its device is online: if it had failed, read it now
+        (its health, what it shows), not when its backoff or next health check comes round."""
+        if not link.health.available:
+            link.stale = True
+            link.wake.set()
 
     async def _worker(self, link: Link) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s, jitter=0.25)

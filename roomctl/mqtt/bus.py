@@ -46,6 +46,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Reconnect tries start at half a second and are never more than this apart: a broker back
+# after a long outage (a restart, a power cut of the switch) is found within seconds, and one
+# connection attempt every few seconds costs nothing on a LAN.
+RECONNECT_MAX_S = 5.0
 MessageHandler = Callable[[str, bytes], Awaitable[None] | None]
 ConnectListener = Callable[[], Awaitable[None]]
 
@@ -119,7 +123,7 @@ class MqttBus:
         self._will = will
         self._birth = birth
         self._timeout_s = timeout_s
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(initial_s=0.5, max_s=RECONNECT_MAX_S)
         self._clock: Clock = clock or SystemClock()
         self._filters: dict[str, _Filter] = {}
         self._next_sub_id = 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -141,7 +142,7 @@ class MqttCommands:
             raise CommandError(f"session: 'minutes' is for extend, not {action}")
         try:
             command = make(data)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: an integer past a float
             raise CommandError(f"session: {action}: minutes must be between 1 and 240") from exc
         self.control.command(command, by=by)
         return action
@@ -173,6 +174,8 @@ class MqttCommands:
             volume = float(value)
         except (TypeError, ValueError):
             raise CommandError(f"volume: {value!r} is not a number") from None
+        except OverflowError:  # a whole number past a float's range: out of range as inf is
+            volume = math.inf if value > 0 else -math.inf
         cap = self.lib.room.safety.max_volume
         if not 0 <= volume <= cap:
             raise CommandError(f"volume: {volume:g} is outside 0..{cap} (the safety cap)")

@@ -108,14 +108,18 @@ class ApiRoom:
 
 
 @contextlib.asynccontextmanager
-async def api_room(config: Path, clock: Clock | None = None) -> AsyncIterator[ApiRoom]:
-    """A daemon on `config` with its MQTT API running (state published at most once a second)."""
+async def api_room(
+    config: Path, clock: Clock | None = None, *, reconnect: Backoff | None = FAST
+) -> AsyncIterator[ApiRoom]:
+    """A daemon on `config` with its MQTT API running (state published at most once a second);
+    its bus reconnects after `reconnect` (None: as the daemon's own bus does)."""
     apis: list[MqttApi] = []
     ready = asyncio.Event()
 
     async def service(daemon: Daemon) -> None:
         assert daemon.bus is not None
-        daemon.bus._backoff = FAST  # reconnect quickly after a broker restart
+        if reconnect is not None:
+            daemon.bus._backoff = reconnect  # reconnect quickly after a broker restart
         api = MqttApi(daemon)
         apis.append(api)
         ready.set()

@@ -1,19 +1,27 @@
 """Security of a running daemon: a client's link cannot reach another client's data, nothing
-secret or identifying reaches the log of a session driven through the web API and the command
+secret or identifying reaches the log (or what the room publishes on MQTT: state, events, Home
+Assistant discovery) of a session driven through the web API, MQTT commands and the command
 line, and the database with its WAL and SHM files is owner-only whatever the umask."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import os
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from roomctl.model.events import EventKind
+from roomctl.mqtt_api.service import MqttApi
 from tests.daemon_support import DARK_ROOM, run_cli
+from tests.helpers import until
+from tests.mqtt.rig import Observer, observer
 from tests.web.conftest import PASSWORD, Site, site
 
 __all__ = ["site"]  # the web tests' fixture: the demo room's daemon with its web app
@@ -21,6 +29,7 @@ __all__ = ["site"]  # the web tests' fixture: the demo room's daemon with its we
 LABEL = "Zebulon-Quartermaine"  # a label distinctive enough to grep for
 NOTE = "mentions-Kilimanjaro-dream"
 CLI_NOTE = "recalls-Tamarisk-garden"
+MQTT_NOTE = "Ophelia-Brightwater-remembers"
 
 
 async def client_phone(site: Site, client_id: str) -> httpx.AsyncClient:
@@ -56,10 +65,62 @@ async def test_a_client_link_cannot_read_or_change_another_clients_data(site: Si
         await phone.aclose()
 
 
+ROOT = "roomctl/demo"  # the demo room's topics
+
+
+@contextlib.asynccontextmanager
+async def mqtt_face(site: Site) -> AsyncIterator[Observer]:
+    """The room's MQTT API on the site's daemon, and an observer of all it publishes."""
+    async with observer(site.room.broker, f"{ROOT}/#", "homeassistant/#") as obs:
+        api = asyncio.create_task(MqttApi(site.daemon).run(), name="mqtt-api")
+        try:
+            await obs.last_json(f"{ROOT}/state")
+            yield obs
+        finally:
+            api.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await api
+
+
+async def by_mqtt(obs: Observer, site: Site, command: str, payload: object) -> None:
+    """A command on the room's cmd topic, once the session has recorded it."""
+    control = site.daemon.session
+    assert control is not None
+    count = len(control.events)
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    await obs.publish(f"{ROOT}/cmd/{command}", text)
+    await until(lambda: len(control.events) > count, 10, f"cmd/{command} {text} recorded")
+
+
 async def test_nothing_secret_or_identifying_in_the_log_of_a_session(
     site: Site, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    control = site.daemon.session
+    assert control is not None
+    async with mqtt_face(site) as obs:
+        secrets, cli_output = await drive_a_session(site, obs)
+        # the note reached MQTT as an event (who and when, not what)
+        await until(lambda: any(m.json().get("type") == "note" for m in obs.on(f"{ROOT}/event")))
+        published = [  # what the room published (not the commands it was given)
+            f"{m.topic} {m.payload.decode()}"
+            for m in obs.messages
+            if not m.topic.startswith(f"{ROOT}/cmd/")
+        ]
+    lines = [r.getMessage() for r in caplog.records] + cli_output
+    assert len(lines) > 10  # the session was logged
+    assert any(f"{ROOT}/state" in p and '"session": {' in p for p in published)
+    for what in (*secrets, LABEL, NOTE, CLI_NOTE, MQTT_NOTE):
+        leaked = [line for line in lines if what in line]
+        assert not leaked, (what, leaked)
+        on_mqtt = [p[:300] for p in published if what in p]
+        assert not on_mqtt, (what, on_mqtt)
+
+
+async def drive_a_session(site: Site, obs: Observer) -> tuple[list[str], list[str]]:
+    """A client with a label, a session for them through the API (by a bearer token), notes
+    and cues through the API, MQTT and the CLI, a failed login, an emergency by MQTT.  Returns
+    the secrets used and what the command line printed."""
     control = site.daemon.session
     assert control is not None
     async with site.login("root") as admin:
@@ -73,7 +134,6 @@ async def test_nothing_secret_or_identifying_in_the_log_of_a_session(
         for path, body in [
             ("/api/session/note", {"text": NOTE}),
             ("/api/session/cue", {"cue": "talk"}),
-            ("/api/session/cue-off", {}),
         ]:
             r = await api.post(path, json=body)
             assert r.status_code == 200, r.text
@@ -88,13 +148,16 @@ async def test_nothing_secret_or_identifying_in_the_log_of_a_session(
         await wrong.post(
             "/login", data={"username": "ana", "password": "w" + PASSWORD, "csrf": csrf}
         )
+    await by_mqtt(obs, site, "cue", {"cue": "off", "by": "node-red"})
+    # an MQTT command carrying words it should not: refused, and logged without them
+    await obs.publish(f"{ROOT}/cmd/session", json.dumps({"action": "hold", "note": MQTT_NOTE}))
+    await by_mqtt(obs, site, "session", "hold")
+    await by_mqtt(obs, site, "session", {"action": "resume", "by": "node-red"})
+    await by_mqtt(obs, site, "emergency", "ON")
+    await by_mqtt(obs, site, "emergency", "CLEAR")
     control.command(EventKind.EMERGENCY_ON, by="test")
     control.command(EventKind.EMERGENCY_CLEAR, by="test")
-    lines = [r.getMessage() for r in caplog.records] + (out + err).splitlines()
-    assert len(lines) > 10  # the session was logged
-    for what in (secret, PASSWORD, LABEL, NOTE, CLI_NOTE, "not-a-real-token"):
-        leaked = [line for line in lines if what in line]
-        assert not leaked, (what, leaked)
+    return [secret, PASSWORD, "not-a-real-token"], (out + err).splitlines()
 
 
 def test_the_database_wal_and_shm_are_owner_only_under_a_permissive_umask(tmp_path: Path) -> None:
