@@ -23,6 +23,7 @@ CLIENT_OWN = {("GET", "/client"): "their own page (the client id comes from the 
 BODIES = {
     "/api/clients/{client_id}/preferences": {"preferences": {"volume_max": 30}, "consent": True},
     "/api/clients/{client_id}/preview": {"hue": 225},
+    "/api/clients/{client_id}/sample": {"volume": 20},
 }
 PAGES = ("/", "/overview")  # staff pages: a client is sent elsewhere or refused
 
