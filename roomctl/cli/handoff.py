@@ -1,10 +1,10 @@
 """The command line's hand-off to a running daemon, over the daemon's command socket.
 
-`roomctl session emergency` (and the other one-word session commands, and `status`) are sent to
-the daemon, which acts at once and answers with the status line: no waiting for the daemon to
-notice the store, no device or pydantic code imported here.  When no daemon answers, `fast()`
-returns None and the ordinary command line runs (through the store, then `poke()` tells a
-daemon that appears meanwhile to look now).
+`roomctl session emergency` (and the other session commands without a value, `cue NAME`, and
+`status`) are sent to the daemon, which acts at once and answers with the status line: no
+waiting for the daemon to notice the store, no device or pydantic code imported here.  When no
+daemon answers, `fast()` returns None and the ordinary command line runs (through the store,
+then `poke()` tells a daemon that appears meanwhile to look now).
 
 Light on purpose: only the standard library, PyYAML (to find `storage.path`) and
 roomctl.control.paths are imported before a command is handed off.
@@ -22,7 +22,7 @@ from typing import Any
 
 from roomctl.control.paths import config_candidates, socket_paths, store_path
 
-__all__ = ["NO_VALUE_VERBS", "ask", "fast", "main", "poke"]
+__all__ = ["NO_VALUE_VERBS", "ONE_WORD_VERBS", "ask", "fast", "main", "poke"]
 
 # Session verbs that take no value, and the event kind each gives.
 NO_VALUE_VERBS: dict[str, str] = {
@@ -36,6 +36,8 @@ NO_VALUE_VERBS: dict[str, str] = {
     "end": "end",
     "cue-off": "cue_off",
 }
+# Session verbs that take one word (`cue talk`): the event kind and the payload's field.
+ONE_WORD_VERBS: dict[str, tuple[str, str]] = {"cue": ("cue_on", "cue")}
 CONNECT_TIMEOUT_S = 1.0
 ANSWER_TIMEOUT_S = 10.0
 
@@ -52,13 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse(argv: list[str]) -> dict[str, Any] | None:
-    """`session VERB [--config F] [--by N] [--json]` for the verbs handed off; else None."""
+    """`session VERB [WORD] [--config F] [--by N] [--json]` for the verbs handed off; else
+    None."""
     if len(argv) < 2 or argv[0] != "session":
         return None
     verb, rest = argv[1], argv[2:]
-    if verb != "status" and verb not in NO_VALUE_VERBS:
-        return None
     found: dict[str, Any] = {"verb": verb, "config": None, "by": None, "json": False}
+    if verb in ONE_WORD_VERBS:
+        if not rest or rest[0].startswith("-"):
+            return None  # no word, or an option first: the full command line says what is wrong
+        found["word"] = rest.pop(0)
+    elif verb != "status" and verb not in NO_VALUE_VERBS:
+        return None
     while rest:
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
@@ -141,7 +148,12 @@ def fast(argv: list[str]) -> int | None:
         request: dict[str, Any] = {"op": "status", "json": parsed["json"]}
     else:
         by = parsed["by"] or getpass.getuser()
-        request = {"op": "command", "kind": NO_VALUE_VERBS[parsed["verb"]], "by": by}
+        request = {"op": "command", "by": by}
+        if parsed["verb"] in ONE_WORD_VERBS:
+            kind, field = ONE_WORD_VERBS[parsed["verb"]]
+            request |= {"kind": kind, "data": {field: parsed["word"]}}
+        else:
+            request["kind"] = NO_VALUE_VERBS[parsed["verb"]]
     try:
         answer = ask(db, request)
     except TimeoutError:
