@@ -56,16 +56,17 @@ def p99(values: Sequence[float]) -> float:
     return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
 
 
-def quick_fades(room: BenchRoom) -> None:
-    """The bench's copy of the shipped scenes, talk fading in 1 s, and no minimum fades."""
+def quick_fades(room: BenchRoom, names: Sequence[str] = ("talk",)) -> None:
+    """The bench's copy of the shipped scenes, `names` fading in 1 s, and no minimum fades."""
     scenes = room.folder / "scenes"
     if not scenes.exists():
         shutil.copytree(PACKAGE_SCENES, scenes)
-        talk = scenes / "talk.yaml"  # edited as text: PyYAML would read `on:` as True
-        text = talk.read_text(encoding="utf-8")
+    for name in names:
+        scene = scenes / f"{name}.yaml"  # edited as text: PyYAML would read `on:` as True
+        text = scene.read_text(encoding="utf-8")
         text = re.sub(r"(?m)^fade_s: \d+$", "fade_s: 1", text)
         text = re.sub(r"(?m)^audio_fade_s: \d+$", "audio_fade_s: 1", text)
-        talk.write_text(text, encoding="utf-8")
+        scene.write_text(text, encoding="utf-8")
     cfg = yaml.safe_load(room.config.read_text(encoding="utf-8"))
     cfg["scenes_dir"] = str(scenes)
     cfg["safety"]["min_fade"] = {"light_s": 0, "audio_s": 0}
@@ -116,20 +117,7 @@ async def start_measure(roomctl: Roomctl, room: BenchRoom, m: Measured, idle_s: 
         await daemon.stop()
 
 
-def commanded_by_talk(room: BenchRoom, mono: float, wall: float) -> int:
-    """How many of the devices the cue talk changes (all but the strips) have received a
-    setter since (`mono`, `wall`)."""
-    emu = room.emulators
-    kasa = sum(any(r.t >= mono for r in k.commands) for k in emu.kasa if k.model != "strip")
-    sonos = sum(
-        any(r.at_s >= mono and not r.action.startswith(("Get", "Browse")) for r in s.log)
-        for s in emu.sonos
-    )
-    z2m = sum(any(c.at >= wall and c.topic.endswith("/set") for c in z.commands) for z in emu.z2m)
-    return kasa + sonos + z2m
-
-
-TALK_DEVICES = 14
+TALK_DEVICES = 14  # the cue talk changes every device but the two strips
 
 
 async def first_command(room: BenchRoom, mono: float, wall: float, timeout_s: float) -> float:
@@ -163,7 +151,7 @@ async def session_measure(roomctl: Roomctl, room: BenchRoom, m: Measured, tries:
             start = asyncio.create_task(daemon.start())
             m.restart_first.append(await first_command(room, mono, wall, 30))
             async with asyncio.timeout(30):
-                while commanded_by_talk(room, mono, wall) < TALK_DEVICES:  # noqa: ASYNC110
+                while len(room.commanded(mono, wall)) < TALK_DEVICES:  # noqa: ASYNC110
                     await asyncio.sleep(0.002)
             m.restart_all.append(time.monotonic() - mono)
             await start

@@ -149,6 +149,29 @@ class BenchRoom:
             firsts += [c.at - wall for c in z.commands if c.at >= wall and c.topic.endswith("/set")]
         return min(firsts, default=None)
 
+    def commanded(self, mono: float, wall: float) -> dict[str, float]:
+        """The devices (by config id) that have received a setter since (`mono`, `wall`), with
+        the seconds from then to their first."""
+        emu, out = self.emulators, dict[str, float]()
+        ids = iter(cfg.id for cfg in emu.configs)  # kasa, then sonos, then z2m, as started
+        for k, dev_id in zip(emu.kasa, ids, strict=False):
+            kasa = [r.t - mono for r in k.commands if r.t >= mono]
+            if kasa:
+                out[dev_id] = min(kasa)
+        for s, dev_id in zip(emu.sonos, ids, strict=False):
+            sonos = [
+                r.at_s - mono
+                for r in s.log
+                if r.at_s >= mono and not r.action.startswith(("Get", "Browse"))
+            ]
+            if sonos:
+                out[dev_id] = min(sonos)
+        for z, dev_id in zip(emu.z2m, ids, strict=False):
+            z2m = [c.at - wall for c in z.commands if c.at >= wall and c.topic.endswith("/set")]
+            if z2m:
+                out[dev_id] = min(z2m)
+        return out
+
     def forget(self) -> None:
         """Empty the emulators' logs (a long run would otherwise grow them)."""
         for k in self.emulators.kasa:
