@@ -1,9 +1,11 @@
 """Run the benchmarks, print a table, and append a dated section to bench/RESULTS.md.
 
-/opt/venv/bin/python -m bench                  # all, recorded (about 2 minutes)
-/opt/venv/bin/python -m bench --quick          # fewer rounds, the first 2:30 of the arc
-/opt/venv/bin/python -m bench --only fade      # one benchmark (fanout | fade | timeline)
-/opt/venv/bin/python -m bench --no-record      # print only
+.venv/bin/python -m bench                  # all, recorded (about 15 minutes)
+.venv/bin/python -m bench --quick          # fewer rounds, the first 2:30 of the arc
+.venv/bin/python -m bench --only fade      # one benchmark (fanout | fade | timeline |
+                                           #   emergency | web | footprint | vendor)
+.venv/bin/python -m bench --no-record      # print only
+.venv/bin/python -m bench.soak             # the soak: 12 virtual hours, 10 real minutes
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bench import (
@@ -24,9 +26,11 @@ from bench import (
     emergency,
     fade_budget,
     fanout,
+    footprint,
     machine_line,
     print_table,
     timeline,
+    vendor,
     web,
 )
 
@@ -85,7 +89,7 @@ def _record(
     figures: Sequence[Figure], argv: Sequence[str], elapsed_s: float, load: tuple[str, str]
 ) -> None:
     now = dt.datetime.now(dt.UTC).astimezone()
-    command = shlex.join(["/opt/venv/bin/python", "-m", "bench", *argv])
+    command = shlex.join([".venv/bin/python", *argv])
     lines = [
         "",
         f"## {now:%Y-%m-%d %H:%M %Z}",
@@ -121,7 +125,36 @@ async def _run(quick: bool, only: str | None) -> list[Figure]:
         figures += await emergency.run(quick=quick)
     if only in (None, "web"):
         figures += await web.run(quick=quick)
+    if only in (None, "footprint"):
+        figures += await footprint.run(quick=quick)
+    if only in (None, "vendor"):
+        figures += await vendor.run(quick=quick)
     return figures
+
+
+def record_run(
+    make: Callable[[], Awaitable[list[Figure]]], argv: Sequence[str], *, record: bool
+) -> int:
+    """Run `make()`, print its table and append it to RESULTS.md with the machine, the load
+    and the command (`argv`, after the interpreter)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    load_before = _load()
+    print(f"machine: {machine_line()}; load average {load_before}")
+    started = time.perf_counter()
+
+    async def go() -> list[Figure]:
+        return await make()
+
+    figures = asyncio.run(go())
+    elapsed = time.perf_counter() - started
+    print()
+    print_table(
+        [[f.measure, f.value, f.target or "–", f.verdict] for f in figures],
+        ["measure", "value", "target", "met?"],
+    )
+    if record:
+        _record(figures, argv, elapsed, (load_before, _load()))
+    return 0
 
 
 def main(argv: Sequence[str]) -> int:
@@ -129,25 +162,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a shorter arc")
     parser.add_argument(
         "--only",
-        choices=("fanout", "fade", "timeline", "emergency", "web"),
+        choices=("fanout", "fade", "timeline", "emergency", "web", "footprint", "vendor"),
         help="run one benchmark",
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    load_before = _load()
-    print(f"machine: {machine_line()}; load average {load_before}")
-    started = time.perf_counter()
-    figures = asyncio.run(_run(args.quick, args.only))
-    elapsed = time.perf_counter() - started
-    print()
-    print_table(
-        [[f.measure, f.value, f.target or "–", f.verdict] for f in figures],
-        ["measure", "value", "target", "met?"],
+    return record_run(
+        lambda: _run(args.quick, args.only), ["-m", "bench", *argv], record=not args.no_record
     )
-    if not args.no_record:
-        _record(figures, argv, elapsed, (load_before, _load()))
-    return 0
 
 
 if __name__ == "__main__":

@@ -176,9 +176,7 @@ async def _through_api(roomctl: Roomctl, room: BenchRoom, tries: int) -> list[fl
     return took
 
 
-async def measure(
-    room: BenchRoom, roomctl: Roomctl, latency_s: float, tries: int
-) -> list[Figure]:
+async def measure(room: BenchRoom, roomctl: Roomctl, latency_s: float, tries: int) -> list[Figure]:
     set_latency(room, latency_s)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     script = room.folder / "vendor-calm.sh"
