@@ -95,9 +95,10 @@ def current() -> Roomctl:
 
 
 def baseline(ref: str = "main") -> Roomctl:
-    """`ref`'s tree (before this branch's changes) installed into a scratch venv."""
+    """`ref` where this branch left it (the merge base: before this branch's changes),
+    installed into a scratch venv."""
     commit = subprocess.run(
-        ["git", "rev-parse", ref], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "merge-base", "HEAD", ref], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     src = Path(tempfile.gettempdir()) / f"roomctl-bench-src-{commit[:12]}"
     if not (src / "pyproject.toml").exists():
