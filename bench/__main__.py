@@ -77,6 +77,23 @@ How the figures are made:
   first setter an emulated Kasa light receives (its own log) and to the state on all 20
   tablets; and `POST /api/session/emergency` to the emulated lamp at 100 % with every Kasa
   device answering 50 ms late.  Clients share the daemon's loop (their work is in the figures).
+- **footprint** (`bench/footprint.py`, room in `bench/room.py`): `roomctl run` as its own
+  process on the fan-out room's 16 emulated devices (the emulators and Mosquitto in the bench's
+  process), each figure for this branch and for main where the branch left it, both installed
+  (not editable) into scratch venvs: spawn → READY=1 on a real NOTIFY_SOCKET datagram socket;
+  VmRSS 5 s after READY (web app, MQTT API and every driver loaded); CPU time over 60 s with no
+  session; `roomctl session cue talk` spawned beside a held session → the first setter any
+  emulator receives (30 tries; the bench's talk scene and minimum fades are 1 s / 0 s so the
+  room is quiet again between tries); kill -9 of the daemon, `cue talk` given while it is down,
+  a new `roomctl run` → the first device command and every device the cue changes commanded.
+- **vendor** (`bench/vendor.py`): the shipped `calm` scene on the same 16-device room, from a
+  bench scene that differs on every channel, (a) as a shell script of the vendors' tools one
+  after another (`kasa` per setting, soco-cli's `sonos` per speaker, `mosquitto_pub` per
+  Zigbee2MQTT light), (b) `roomctl apply calm --transition 0`, (c) `POST
+  /api/scenes/calm/apply` with a bearer token in a held session until all 16 devices received a
+  command; 0 and 50 ms of device latency.  (c) does not change the speakers' source (a session
+  overrides only volume), so it is compared with the script without `play_fav`.
+- **soak** (`bench/soak.py`, its own command `python -m bench.soak`): see its docstring.
 """
 
 

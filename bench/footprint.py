@@ -51,6 +51,34 @@ RESTART_TARGET_S = 3.0
 SETTLE_S = 5.0
 
 
+# The third-party libraries `roomctl run` needs for this room and its faces, imported with
+# nothing of roomctl's: the floor any roomctl of these libraries stands on.
+LIBRARIES = (
+    "yaml, sqlite3, pydantic, kasa, soco, aiomqtt, fastapi, uvicorn, jinja2, itsdangerous, "
+    "multipart, segno"
+)
+FLOOR = f"""
+import {LIBRARIES}
+from pydantic import BaseModel
+class One(BaseModel):
+    x: int
+One(x=1)
+print(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+"""
+
+
+async def library_floor_mib(roomctl: Roomctl) -> float:
+    """Resident memory of a process that only imports the libraries (median of 3)."""
+    values: list[float] = []
+    for _ in range(3):
+        proc = await asyncio.create_subprocess_exec(
+            roomctl.python, "-c", FLOOR, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        values.append(int(out.decode().strip()) / 1024)
+    return median(values)
+
+
 def p99(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
@@ -232,6 +260,14 @@ async def run(*, quick: bool = False, versions: Sequence[Roomctl] | None = None)
     figures: list[Figure] = []
     for install in installs:
         figures += _figures(install.label, results[install.label], idle_s)
+    floor = await library_floor_mib(installs[-1])
+    figures.append(
+        Figure(
+            "footprint: resident memory of a process that only imports the libraries "
+            f"(no roomctl): {LIBRARIES}",
+            f"{floor:.1f} MiB",
+        )
+    )
     return figures
 
 
