@@ -160,7 +160,8 @@ def _trim_logs(room: DemoRoom) -> None:
     """Empty the emulators' logs but their last record (the next chunk's reference)."""
     assert room.sonos is not None and room.ceiling is not None and room.radiator is not None
     logs: list[list[object]] = [room.kasa[k].commands for k in ("lamp", "reading", "strip")]  # type: ignore[misc]
-    logs += [room.sonos.coordinator.log, room.ceiling.commands, room.radiator.commands]  # type: ignore[list-item]
+    logs += [sp.log for sp in room.sonos.speakers]  # type: ignore[misc]
+    logs += [room.ceiling.commands, room.radiator.commands]  # type: ignore[list-item]
     for log in logs:
         del log[:-1]
 
