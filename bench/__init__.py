@@ -1,8 +1,9 @@
 """Benchmarks of roomctl against its loopback emulators.  Not tests: they print figures and
 append them, with the machine they ran on, to bench/RESULTS.md.
 
-    /opt/venv/bin/python -m bench            # everything (about 2 minutes)
-    /opt/venv/bin/python -m bench --quick    # fewer repetitions, a shorter arc
+    .venv/bin/python -m bench            # everything (about 15 minutes)
+    .venv/bin/python -m bench --quick    # fewer repetitions, a shorter arc
+    .venv/bin/python -m bench.soak       # the soak (about 15 minutes)
 
 - ``bench.fanout``: 16 emulated devices answering 50 ms late; how long until every one has
   acknowledged a new target through the engine, against the slowest device alone, and against

@@ -1,9 +1,11 @@
 """Run the benchmarks, print a table, and append a dated section to bench/RESULTS.md.
 
-/opt/venv/bin/python -m bench                  # all, recorded (about 2 minutes)
-/opt/venv/bin/python -m bench --quick          # fewer rounds, the first 2:30 of the arc
-/opt/venv/bin/python -m bench --only fade      # one benchmark (fanout | fade | timeline)
-/opt/venv/bin/python -m bench --no-record      # print only
+.venv/bin/python -m bench                  # all, recorded (about 15 minutes)
+.venv/bin/python -m bench --quick          # fewer rounds, the first 2:30 of the arc
+.venv/bin/python -m bench --only fade      # one benchmark (fanout | fade | timeline |
+                                           #   emergency | web | footprint | vendor)
+.venv/bin/python -m bench --no-record      # print only
+.venv/bin/python -m bench.soak             # the soak: 12 virtual hours, 10 real minutes
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bench import (
@@ -24,9 +26,11 @@ from bench import (
     emergency,
     fade_budget,
     fanout,
+    footprint,
     machine_line,
     print_table,
     timeline,
+    vendor,
     web,
 )
 
@@ -73,6 +77,23 @@ How the figures are made:
   first setter an emulated Kasa light receives (its own log) and to the state on all 20
   tablets; and `POST /api/session/emergency` to the emulated lamp at 100 % with every Kasa
   device answering 50 ms late.  Clients share the daemon's loop (their work is in the figures).
+- **footprint** (`bench/footprint.py`, room in `bench/room.py`): `roomctl run` as its own
+  process on the fan-out room's 16 emulated devices (the emulators and Mosquitto in the bench's
+  process), each figure for this branch and for main where the branch left it, both installed
+  (not editable) into scratch venvs: spawn → READY=1 on a real NOTIFY_SOCKET datagram socket;
+  VmRSS 5 s after READY (web app, MQTT API and every driver loaded); CPU time over 60 s with no
+  session; `roomctl session cue talk` spawned beside a held session → the first setter any
+  emulator receives (30 tries; the bench's talk scene and minimum fades are 1 s / 0 s so the
+  room is quiet again between tries); kill -9 of the daemon, `cue talk` given while it is down,
+  a new `roomctl run` → the first device command and every device the cue changes commanded.
+- **vendor** (`bench/vendor.py`): the shipped `calm` scene on the same 16-device room, from a
+  bench scene that differs on every channel, (a) as a shell script of the vendors' tools one
+  after another (`kasa` per setting, soco-cli's `sonos` per speaker, `mosquitto_pub` per
+  Zigbee2MQTT light), (b) `roomctl apply calm --transition 0`, (c) `POST
+  /api/scenes/calm/apply` with a bearer token in a held session until all 16 devices received a
+  command; 0 and 50 ms of device latency.  (c) does not change the speakers' source (a session
+  overrides only volume), so it is compared with the script without `play_fav`.
+- **soak** (`bench/soak.py`, its own command `python -m bench.soak`): see its docstring.
 """
 
 
@@ -85,7 +106,7 @@ def _record(
     figures: Sequence[Figure], argv: Sequence[str], elapsed_s: float, load: tuple[str, str]
 ) -> None:
     now = dt.datetime.now(dt.UTC).astimezone()
-    command = shlex.join(["/opt/venv/bin/python", "-m", "bench", *argv])
+    command = shlex.join([".venv/bin/python", *argv])
     lines = [
         "",
         f"## {now:%Y-%m-%d %H:%M %Z}",
@@ -121,7 +142,36 @@ async def _run(quick: bool, only: str | None) -> list[Figure]:
         figures += await emergency.run(quick=quick)
     if only in (None, "web"):
         figures += await web.run(quick=quick)
+    if only in (None, "footprint"):
+        figures += await footprint.run(quick=quick)
+    if only in (None, "vendor"):
+        figures += await vendor.run(quick=quick)
     return figures
+
+
+def record_run(
+    make: Callable[[], Awaitable[list[Figure]]], argv: Sequence[str], *, record: bool
+) -> int:
+    """Run `make()`, print its table and append it to RESULTS.md with the machine, the load
+    and the command (`argv`, after the interpreter)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    load_before = _load()
+    print(f"machine: {machine_line()}; load average {load_before}")
+    started = time.perf_counter()
+
+    async def go() -> list[Figure]:
+        return await make()
+
+    figures = asyncio.run(go())
+    elapsed = time.perf_counter() - started
+    print()
+    print_table(
+        [[f.measure, f.value, f.target or "–", f.verdict] for f in figures],
+        ["measure", "value", "target", "met?"],
+    )
+    if record:
+        _record(figures, argv, elapsed, (load_before, _load()))
+    return 0
 
 
 def main(argv: Sequence[str]) -> int:
@@ -129,25 +179,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a shorter arc")
     parser.add_argument(
         "--only",
-        choices=("fanout", "fade", "timeline", "emergency", "web"),
+        choices=("fanout", "fade", "timeline", "emergency", "web", "footprint", "vendor"),
         help="run one benchmark",
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    load_before = _load()
-    print(f"machine: {machine_line()}; load average {load_before}")
-    started = time.perf_counter()
-    figures = asyncio.run(_run(args.quick, args.only))
-    elapsed = time.perf_counter() - started
-    print()
-    print_table(
-        [[f.measure, f.value, f.target or "–", f.verdict] for f in figures],
-        ["measure", "value", "target", "met?"],
+    return record_run(
+        lambda: _run(args.quick, args.only), ["-m", "bench", *argv], record=not args.no_record
     )
-    if not args.no_record:
-        _record(figures, argv, elapsed, (load_before, _load()))
-    return 0
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import itertools
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ from roomctl.sim.sonos import SonosEmulator
 from roomctl.sim.z2m import Z2MLightEmulator, Z2MThermostatEmulator
 from roomctl.store.store import Store
 
-__all__ = ["LockstepClock", "run"]
+__all__ = ["LockstepClock", "Rig", "arc_rig", "reports_for", "run"]
 
 
 ARC = "psilocybin"
@@ -424,8 +424,23 @@ async def _drive(
     return time.perf_counter() - real0
 
 
-async def play_arc(session_s: float | None) -> Run:
-    """Play the arc (or its first `session_s` seconds) and read the emulators' logs."""
+@dataclass
+class Rig:
+    """The bench room with a session started on the arc and an engine (not yet running)."""
+
+    room: DemoRoom
+    clock: LockstepClock
+    session: SessionControl
+    engine: Engine
+    full_s: float  # the whole arc and a minute after its end, in session seconds
+    external: dict[str, int]  # read-backs the engine took for a change made outside roomctl
+
+
+@contextlib.asynccontextmanager
+async def arc_rig() -> AsyncIterator[Rig]:
+    """The demo room (no thermostat) on a lock-step clock, a session of the arc started on it
+    with the room dark, and an Engine with the daemon's settings (`Engine.run()` is the
+    caller's)."""
     clock = LockstepClock(T_START, parties=0)  # parties set once the devices are known
     folder = Path(tempfile.mkdtemp(prefix="roomctl-bench-"))
     async with DemoRoom.start(clock, folder, emulator_clock=clock, thermostat=False) as room:
@@ -436,8 +451,6 @@ async def play_arc(session_s: float | None) -> Run:
         arc = lib.arc(ARC)
         end_arc = arc.nominal_end
         assert end_arc is not None
-        full_s = end_arc - arc.starts_at + 60.0  # the whole arc and a minute after its end
-        length = full_s if session_s is None else min(session_s, full_s)
         assert lib.room.mqtt is not None
         bus = MqttBus(lib.room.mqtt, "roomctl-bench-fade")
         await bus.start()
@@ -474,21 +487,34 @@ async def play_arc(session_s: float | None) -> Run:
                 settings,
                 on_external_change=noticed,
             )
-            real_s = await _drive(engine, clock, session, length)
-            counts = {k: h.commands for k, h in engine.health().items()}
+            full_s = end_arc - arc.starts_at + 60.0
+            yield Rig(room, clock, session, engine, full_s, external)
         finally:
             store.close()
             await bus.close()
-        assert room.sonos is not None and room.ceiling is not None and room.radiator is not None
-        reports = [
-            kasa_report("lamp", room.kasa["lamp"], length),
-            kasa_report("reading", room.kasa["reading"], length),
-            kasa_report("strip", room.kasa["strip"], length),
-            z2m_light_report("ceiling", room.ceiling, length),
-            sonos_report("speakers", room.sonos.coordinator, length),
-            z2m_thermostat_report("radiator", room.radiator, length),
-        ]
-        return Run(reports, length, real_s, clock.steps, counts, external)
+
+
+def reports_for(room: DemoRoom, length: float) -> list[DeviceReport]:
+    """Every device's report, from the emulators' logs."""
+    assert room.sonos is not None and room.ceiling is not None and room.radiator is not None
+    return [
+        kasa_report("lamp", room.kasa["lamp"], length),
+        kasa_report("reading", room.kasa["reading"], length),
+        kasa_report("strip", room.kasa["strip"], length),
+        z2m_light_report("ceiling", room.ceiling, length),
+        sonos_report("speakers", room.sonos.coordinator, length),
+        z2m_thermostat_report("radiator", room.radiator, length),
+    ]
+
+
+async def play_arc(session_s: float | None) -> Run:
+    """Play the arc (or its first `session_s` seconds) and read the emulators' logs."""
+    async with arc_rig() as rig:
+        length = rig.full_s if session_s is None else min(session_s, rig.full_s)
+        real_s = await _drive(rig.engine, rig.clock, rig.session, length)
+        counts = {k: h.commands for k, h in rig.engine.health().items()}
+        reports = reports_for(rig.room, length)
+        return Run(reports, length, real_s, rig.clock.steps, counts, rig.external)
 
 
 def clock_text(t: float) -> str:

@@ -59,6 +59,7 @@ from roomctl.model.config import (
 from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.mqtt.bus import MqttBus
 from roomctl.sim.broker import Broker
+from roomctl.sim.demo import demo_favorites
 from roomctl.sim.kasa import KasaEmulator, Model
 from roomctl.sim.sonos import SonosEmulator
 from roomctl.sim.z2m import Z2MLightEmulator
@@ -113,9 +114,16 @@ class Emulators:
 
 @contextlib.asynccontextmanager
 async def start_emulators(
-    broker_host: str, broker_port: int, latency_s: float
+    broker_host: str,
+    broker_port: int,
+    latency_s: float,
+    *,
+    sonos_port: int = 0,
+    sonos_net: str = "127.0.0",
 ) -> AsyncIterator[Emulators]:
-    """Start every emulator in this process, each answering `latency_s` late."""
+    """Start every emulator in this process, each answering `latency_s` late.  `sonos_port`
+    1400 puts the speakers on Sonos' own port (each on its own `sonos_net`.x), where tools
+    that cannot be given a port (soco-cli) find them."""
     async with contextlib.AsyncExitStack() as stack:
         emu = Emulators()
         for i, model in enumerate(KASA_MODELS):
@@ -134,7 +142,13 @@ async def start_emulators(
                 )
             )
         for i in range(SONOS_COUNT):
-            sonos = SonosEmulator(f"127.0.0.{121 + i}", room_name=f"Bench Room {i}", volume=10)
+            sonos = SonosEmulator(
+                f"{sonos_net}.{121 + i}",
+                sonos_port,
+                room_name=f"Bench Room {i}",
+                volume=10,
+                favorites=demo_favorites(),
+            )
             sonos.latency_s = latency_s
             await sonos.start()
             stack.push_async_callback(sonos.stop)

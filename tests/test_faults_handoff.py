@@ -73,3 +73,28 @@ async def test_the_hand_off_imports_only_what_it_needs(beside: tuple[DemoRoom, P
     modules = [line.rsplit("|", 1)[-1].strip() for line in err.decode().splitlines()]
     heavy = [m for m in modules if m.split(".")[0] in HEAVY]
     assert not heavy, heavy
+
+
+async def test_a_cue_from_the_command_line_is_handed_to_the_daemon_without_heavy_imports(
+    beside: tuple[DemoRoom, Path, Any],
+) -> None:
+    _, config, run = beside
+    code, out, err = await run_cli(config, "session", "cue", "talk", "--by", "bob")
+    assert code == 0, err
+    assert "cue talk" in out, out
+    event = run.session.events[-1]  # in the daemon at once: its store poll is a minute away
+    assert (event.kind.value, event.data, event.by) == ("cue_on", {"cue": "talk"}, "bob")
+    code, _, err = await run_cli(config, "session", "cue", "tlak")
+    assert code == 2
+    assert err.startswith("roomctl: ") and "tlak" in err and "Traceback" not in err, err
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-X", "importtime", "-m", "roomctl", "session", "cue", "break",
+        "--config", str(config),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    _, imports = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, imports.decode()
+    modules = [line.rsplit("|", 1)[-1].strip() for line in imports.decode().splitlines()]
+    assert not [m for m in modules if m.split(".")[0] in HEAVY]

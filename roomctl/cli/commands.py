@@ -142,7 +142,7 @@ def _apply_in_session(
     from roomctl.control.lock import holder
     from roomctl.control.session import SessionControl
 
-    _, store = _open(args)
+    _, store = _open(args, lib)
     with store:
         control = SessionControl(lib, store, room_clock(lib))
         control.refresh()
@@ -162,11 +162,12 @@ def _apply_in_session(
         return True
 
 
-def _open(args: argparse.Namespace) -> tuple[Library, Store]:
+def _open(args: argparse.Namespace, lib: Library | None = None) -> tuple[Library, Store]:
+    """The room's library (`lib` when the command has loaded it already) and its store."""
     from roomctl.control.storage import open_store
 
     config = find_config(args.config)
-    lib = load_library(config)
+    lib = lib if lib is not None else load_library(config)
     store, _ = open_store(store_path(config, lib.room.storage.path), room_clock(lib))
     return lib, store
 

@@ -1,11 +1,11 @@
 """The command line's hand-off to a running daemon, over the daemon's command socket.
 
-`roomctl session emergency` (and the other one-word session commands, `session music
-pause|resume`, and `status`) are sent to
-the daemon, which acts at once and answers with the status line: no waiting for the daemon to
-notice the store, no device or pydantic code imported here.  When no daemon answers, `fast()`
-returns None and the ordinary command line runs (through the store, then `poke()` tells a
-daemon that appears meanwhile to look now).
+`roomctl session emergency` (and the other session commands without a value, `cue NAME`,
+`session music pause|resume`, and `status`) are sent to the daemon, which acts at once and
+answers with the status line: no waiting for the daemon to notice the store, no device or
+pydantic code imported here.  When no daemon answers, `fast()` returns None and the ordinary
+command line runs (through the store, then `poke()` tells a daemon that appears meanwhile to
+look now).
 
 Light on purpose: only the standard library, PyYAML (to find `storage.path`) and
 roomctl.control.paths are imported before a command is handed off.
@@ -23,7 +23,7 @@ from typing import Any
 
 from roomctl.control.paths import config_candidates, socket_paths, store_path
 
-__all__ = ["MUSIC_VERBS", "NO_VALUE_VERBS", "ask", "fast", "main", "poke"]
+__all__ = ["MUSIC_VERBS", "NO_VALUE_VERBS", "ONE_WORD_VERBS", "ask", "fast", "main", "poke"]
 
 # Session verbs that take no value, and the event kind each gives.
 NO_VALUE_VERBS: dict[str, str] = {
@@ -39,6 +39,8 @@ NO_VALUE_VERBS: dict[str, str] = {
 }
 # `session music pause|resume`: the event kind each gives.
 MUSIC_VERBS: dict[str, str] = {"pause": "music_pause", "resume": "music_resume"}
+# Session verbs that take one word (`cue talk`): the event kind and the payload's field.
+ONE_WORD_VERBS: dict[str, tuple[str, str]] = {"cue": ("cue_on", "cue")}
 CONNECT_TIMEOUT_S = 1.0
 ANSWER_TIMEOUT_S = 10.0
 
@@ -55,19 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse(argv: list[str]) -> dict[str, Any] | None:
-    """`session VERB [--config F] [--by N] [--json]` for the verbs handed off; else None."""
+    """`session VERB [WORD] [--config F] [--by N] [--json]` for the verbs handed off; else
+    None."""
     if len(argv) < 2 or argv[0] != "session":
         return None
     verb, rest = argv[1], argv[2:]
-    kind = NO_VALUE_VERBS.get(verb)
+    found: dict[str, Any] = {"verb": verb, "kind": NO_VALUE_VERBS.get(verb), "config": None,
+                             "by": None, "json": False}  # fmt: skip
     if verb == "music":
         if not rest or rest[0] not in MUSIC_VERBS:
             return None
-        kind = MUSIC_VERBS[rest.pop(0)]
-    elif verb != "status" and kind is None:
+        found["kind"] = MUSIC_VERBS[rest.pop(0)]
+    elif verb in ONE_WORD_VERBS:
+        if not rest or rest[0].startswith("-"):
+            return None  # no word, or an option first: the full command line says what is wrong
+        kind, field = ONE_WORD_VERBS[verb]
+        found |= {"kind": kind, "data": {field: rest.pop(0)}}
+    elif verb != "status" and found["kind"] is None:
         return None
-    found: dict[str, Any] = {"verb": verb, "kind": kind, "config": None, "by": None,
-                             "json": False}  # fmt: skip
     while rest:
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
@@ -151,6 +158,8 @@ def fast(argv: list[str]) -> int | None:
     else:
         by = parsed["by"] or getpass.getuser()
         request = {"op": "command", "kind": parsed["kind"], "by": by}
+        if "data" in parsed:
+            request["data"] = parsed["data"]
     try:
         answer = ask(db, request)
     except TimeoutError:
