@@ -487,6 +487,7 @@ async def arc_rig() -> AsyncIterator[Rig]:
                 settings,
                 on_external_change=noticed,
             )
+            session.listeners.append(engine.wake)  # as the daemon does: re-plan on each event
             full_s = end_arc - arc.starts_at + 60.0
             yield Rig(room, clock, session, engine, full_s, external)
         finally:
