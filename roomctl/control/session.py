@@ -55,7 +55,6 @@ from roomctl.model.prefs_report import limits_note
 from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.store.store import SessionRow, Store
 from roomctl.timeline.fold import Snapshot, Timeline
-from roomctl.timeline.music import never_louder
 from roomctl.timeline.values import override_values
 
 __all__ = ["Outcome", "SessionControl"]
@@ -165,8 +164,6 @@ class SessionControl:
         snap = self.timeline.at(t)
         if snap.status is not None and snap.status.ended:
             return self.at_rest(t)  # after the end roomctl leaves the room as it is
-        if snap.status is not None and snap.status.music_paused is not None:
-            return never_louder(snap.devices, self.shown())  # fading down to the pause
         return snap.devices
 
     def urgent(self, t: float) -> bool:

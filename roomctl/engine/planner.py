@@ -109,7 +109,10 @@ class Planner:
 
     def _limit_volume(self, link: Link, state: DeviceState, now: float) -> DeviceState:
         """Last line of defence: volume never rises faster than the safety limit, counted
-        from what the speaker last showed or acknowledged, whatever the desired state asks."""
+        from what the speaker last showed or acknowledged, whatever the desired state asks;
+        a volume asked for without a source (the fade down to a music pause) never rises.
+        Decided here, at each plan, from what the speaker shows now: the desired state is
+        cached per instant and knows nothing of the devices."""
         if not isinstance(state, PlayerState) or state.volume is None:
             return state
         landed = link.health.landed
@@ -118,4 +121,6 @@ class Planner:
             return PlayerState(state.source, None)
         if state.volume <= shown:
             return state
+        if state.source is None:  # a volume alone, fading down to a pause: never up on the way
+            return PlayerState(None, shown)
         return PlayerState(state.source, min(state.volume, link.rise.cap(shown, now)))

@@ -19,7 +19,7 @@ from roomctl.model.events import Event, MusicPause, MusicResume
 from roomctl.model.scene import SILENCE
 from roomctl.model.state import DeviceState, PlayerState
 
-__all__ = ["PAUSE_FADE_S", "MusicPauseStatus", "MusicPauses", "never_louder"]
+__all__ = ["PAUSE_FADE_S", "MusicPauseStatus", "MusicPauses"]
 
 PAUSE_FADE_S = 8.0  # the volume falls over this long (at least the audio minimum), then Pause
 
@@ -93,7 +93,8 @@ class MusicPauses:
         return out
 
     def _paused(self, state: PlayerState, since_s: float) -> PlayerState:
-        """Fading down (no source sent: a paused speaker stays paused), then paused at 0."""
+        """Fading down (no source sent: a paused speaker stays paused; the engine never lets a
+        volume without a source rise), then paused at 0."""
         left = 1.0 - since_s / self.fade_s if self.fade_s > 0 else 0.0
         silent = state.source is not None and state.source.is_silence
         if left <= 0.0 or silent:
@@ -107,24 +108,3 @@ class MusicPauses:
         if state.volume is None or state.volume <= cap:
             return state
         return PlayerState(state.source, cap)
-
-
-def never_louder(
-    devices: Mapping[str, DeviceState], shown: Mapping[str, DeviceState | None]
-) -> dict[str, DeviceState]:
-    """A player fading down to a pause (no source asked for) never rises on the way: its
-    volume is at most what the speaker shows (`shown`: the engine's view).  The timeline
-    cannot know that a speaker was still rising (under the rise limit) when the pause came."""
-    out = dict(devices)
-    for dev_id, state in devices.items():
-        now = shown.get(dev_id)
-        if (
-            isinstance(state, PlayerState)
-            and state.source is None
-            and state.volume is not None
-            and isinstance(now, PlayerState)
-            and now.volume is not None
-            and state.volume > now.volume
-        ):
-            out[dev_id] = PlayerState(None, now.volume)
-    return out
