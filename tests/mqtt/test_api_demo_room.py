@@ -10,6 +10,7 @@ import yaml
 
 from roomctl.clock import ScaledClock
 from roomctl.sim.demo import DemoRoom
+from tests.faults import write_config
 from tests.helpers import until
 from tests.mqtt.rig import api_room, observer
 
@@ -17,12 +18,7 @@ from tests.mqtt.rig import api_room, observer
 async def test_volume_scene_and_temperature_on_the_demo_room(tmp_path: Path) -> None:
     clock = ScaledClock(200.0)
     async with DemoRoom.start(clock, tmp_path) as demo:
-        cfg = demo.config()
-        for dev in cfg["devices"]:
-            if dev["driver"] in ("kasa", "sonos"):
-                dev["timeout_s"] = 1.0
-        path = tmp_path / "daemon.yaml"
-        path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+        path = write_config(demo, tmp_path / "daemon.yaml")
         root = "roomctl/demo"
         async with api_room(path, clock) as room, observer(demo.broker, f"{root}/#") as obs:
             session = room.daemon.session

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import yaml
-
 from roomctl.clock import ScaledClock
 from roomctl.sim.demo import DemoRoom
+from tests.faults import write_config
 from tests.helpers import until
 from tests.mqtt.rig import api_room, observer
 
@@ -20,12 +19,7 @@ async def test_pause_and_resume_the_music_over_mqtt(tmp_path: Path) -> None:
     async with DemoRoom.start(clock, tmp_path) as demo:
         assert demo.sonos is not None
         speaker = demo.sonos.coordinator
-        cfg = demo.config()
-        for dev in cfg["devices"]:
-            if dev["driver"] in ("kasa", "sonos"):
-                dev["timeout_s"] = 1.0
-        path = tmp_path / "daemon.yaml"
-        path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+        path = write_config(demo, tmp_path / "daemon.yaml")
         root = "roomctl/demo"
         async with api_room(path, clock) as room, observer(demo.broker, f"{root}/#") as obs:
             session = room.daemon.session
