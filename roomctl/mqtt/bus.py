@@ -444,5 +444,7 @@ async def _logged(awaitable: Awaitable[None], what: str) -> None:
     """Await a handler or listener; log (never propagate) what it raises."""
     try:
         await awaitable
+    except BrokerUnavailableError as exc:  # the broker went away meanwhile: not a fault here
+        log.warning("%s: %s", what, exc)
     except Exception:
         log.exception("%s failed", what)

@@ -87,6 +87,31 @@ async def test_publish_subscribe_and_handler_isolation(
         await bus.close()
 
 
+async def test_a_handler_that_meets_a_lost_broker_is_a_warning_not_a_fault(
+    broker: Broker, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that answers a message just as the broker goes away (an emulator's reply, a
+    relay's control law) is told the broker is unavailable: one warning line, no traceback."""
+    bus = new_bus(broker, "bus")
+    answered: list[bytes] = []
+
+    async def answer(topic: str, payload: bytes) -> None:
+        answered.append(payload)
+        raise BrokerUnavailableError("MQTT broker test: publish to x failed: not connected")
+
+    await bus.start()
+    await bus.subscribe(f"{prefix}/set", answer)
+    try:
+        with caplog.at_level(logging.WARNING, logger="roomctl.mqtt.bus"):
+            await bus.publish(f"{prefix}/set", "on")
+            await until(lambda: answered == [b"on"])
+            await until(lambda: "not connected" in caplog.text)
+        records = [r for r in caplog.records if r.name == "roomctl.mqtt.bus"]
+        assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
+    finally:
+        await bus.close()
+
+
 async def test_retained_message_reaches_a_late_subscriber(broker: Broker, prefix: str) -> None:
     bus = new_bus(broker, "bus")
     await bus.start()
