@@ -44,6 +44,12 @@ class _MqttSwitch(Switch):
         if not self._subs:
             for topic_filter, handler in pairs:
                 self._subs.append(await self.bus.subscribe(topic_filter, handler))
+            self.bus.add_connect_listener(self._reconnected)
+
+    async def _reconnected(self) -> None:
+        """The bus is back (a restarted broker forgets the retained LWT, and the relay may
+        have said "Online" before we subscribed again): a failed relay is read now."""
+        self.back_online()
 
     async def close(self) -> None:
         subs, self._subs = self._subs, []

@@ -154,7 +154,14 @@ class _Endpoint:
         if not self._subs:  # availability first: its retained value arrives before the state
             self._subs.append(await self.bus.subscribe(f"{self.topic}/availability", self._avail))
             self._subs.append(await self.bus.subscribe(self.topic, self._report))
+            self.bus.add_connect_listener(self._reconnected)
         return await self.read("start", read_keys)
+
+    async def _reconnected(self) -> None:
+        """The bus is back.  A restarted broker has forgotten the retained availability, and
+        the device may have said "online" before we subscribed again: a failed device is
+        read now rather than when its backoff comes round."""
+        self._owner.back_online()
 
     async def close(self) -> None:
         subs, self._subs = self._subs, []
