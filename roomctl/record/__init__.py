@@ -14,22 +14,48 @@ still running pass `now` (the daemon's clock) to draw it up to now.  A `SessionR
 frozen pydantic model: use it as a FastAPI response model, or `record.to_json()`.
 """
 
-from roomctl.record.build import build_record
-from roomctl.record.export import export_html, record_json, session_prefs
-from roomctl.record.model import (
-    RECORD_FORMAT,
-    CueRun,
-    EmergencyRun,
-    HoldRun,
-    LogEntry,
-    MarkItem,
-    NoteItem,
-    OverrideItem,
-    PhaseRun,
-    SessionRecord,
-    TrackItem,
-)
-from roomctl.record.page import RECORD_CSS, record_html, record_section
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from roomctl.record.build import build_record
+    from roomctl.record.export import export_html, record_json, session_prefs
+    from roomctl.record.model import (
+        RECORD_FORMAT,
+        CueRun,
+        EmergencyRun,
+        HoldRun,
+        LogEntry,
+        MarkItem,
+        NoteItem,
+        OverrideItem,
+        PhaseRun,
+        SessionRecord,
+        TrackItem,
+    )
+    from roomctl.record.page import RECORD_CSS, record_html, record_section
+
+# The parts load on first use: the daemon needs only the model (for the web's response schema)
+# to start, and the builders, chart and page cost start-up time nobody is waiting for.
+_HOME = {
+    "build_record": "build",
+    "export_html": "export",
+    "record_json": "export",
+    "session_prefs": "export",
+    "RECORD_CSS": "page",
+    "record_html": "page",
+    "record_section": "page",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME.get(name, 'model')}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RECORD_CSS",

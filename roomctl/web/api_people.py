@@ -16,7 +16,6 @@ from roomctl.model.prefs import COLOR_NAMES, LANGUAGES, Preferences
 from roomctl.model.prefs_report import overrides_for_arcs, summary
 from roomctl.model.scene import MusicTarget
 from roomctl.preview.rows import PREVIEW_T0, device_json, start_events
-from roomctl.preview.svg import render_svg
 from roomctl.store.clients import DEFAULT_CONSENT_SCOPE, Consent
 from roomctl.store.rows import Role
 from roomctl.store.tokens import NAME_RE as TOKEN_NAME_RE
@@ -162,6 +161,8 @@ async def check_overrides(
 async def arc_picture(
     client_id: str, body: Preferences, web: WebDep, who: AnyCaller, arc: str = "psilocybin"
 ) -> Response:
+    from roomctl.preview.svg import render_svg  # drawn on request: not needed to start
+
     _scope(who, client_id)
     lib = web.daemon.lib
     chosen = lib.arc(arc if arc in lib.arcs else sorted(lib.arcs)[0])

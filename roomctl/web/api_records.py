@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
-from roomctl.record import SessionRecord, build_record, record_html, record_json, session_prefs
+from roomctl.record.model import SessionRecord
 from roomctl.web.auth import Facilitator, WebDep
 from roomctl.web.context import Web
 from roomctl.web.views import REFUSALS
@@ -17,7 +17,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/sessions", tags=["records"], responses=REFUSALS)
 
 
+# The builders and the page are imported when a record is asked for, not at start-up: the
+# daemon starts faster without them (only the model is needed, for the response schema).
+
+
 def _record(web: Web, session_id: str, client_copy: bool, who: str) -> SessionRecord:
+    from roomctl.record.build import build_record
+
     row = web.store.get_session(session_id)
     if row is None:
         raise HTTPException(404, f"no session {session_id!r}")
@@ -43,6 +49,9 @@ async def record_page(
     session_id: str, web: WebDep, who: Facilitator, client_copy: bool = False,
     download: bool = False,
 ) -> HTMLResponse:  # fmt: skip
+    from roomctl.record.export import session_prefs
+    from roomctl.record.page import record_html
+
     found = _record(web, session_id, client_copy, who.who)
     page = record_html(found, web.daemon.lib, prefs=session_prefs(web.store, found))
     headers = {}
@@ -56,6 +65,8 @@ async def record_page(
 async def record_file(
     session_id: str, web: WebDep, who: Facilitator, client_copy: bool = False
 ) -> Response:
+    from roomctl.record.export import record_json
+
     found = _record(web, session_id, client_copy, who.who)
     kind = "client-copy" if client_copy else "record"
     return Response(

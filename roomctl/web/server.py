@@ -35,11 +35,21 @@ def secret_path(store_path: Path) -> Path:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGINT."""
+    """uvicorn without its own signal handling (the daemon owns SIGTERM/SIGINT), and with an
+    event set the moment it listens, so that READY is not held back by polling."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
 
 
 class WebService:
@@ -112,11 +122,14 @@ class WebService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _wait_started(self, server: uvicorn.Server, task: asyncio.Task[Any]) -> None:
-        while not server.started:
-            if task.done():
-                raise OSError(f"the web app could not start on {self.address}")
-            await asyncio.sleep(0.02)
+    async def _wait_started(self, server: _Server, task: asyncio.Task[Any]) -> None:
+        listening = asyncio.ensure_future(server.listening.wait())
+        try:
+            await asyncio.wait({listening, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            listening.cancel()
+        if not server.started:
+            raise OSError(f"the web app could not start on {self.address}")
         sockets = [s for srv in server.servers for s in (srv.sockets or ())]
         self.port = int(sockets[0].getsockname()[1]) if sockets else self.address.port
         url = f"http://{self.address.host}:{self.port}/"
