@@ -322,3 +322,33 @@ async def test_a_rise_is_counted_from_what_the_speaker_shows(fault: str) -> None
         assert manual == []
     assert max_rise(shown, 10) <= 6
     assert spk.volume == 40
+
+
+async def test_a_change_while_a_command_is_in_flight_is_not_lost() -> None:
+    """The desired state changes while the device is still answering the previous command:
+    the worker plans again as soon as that command lands, not at its next scheduled look."""
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock, latency_s=0.3)
+    target = {"b": 40.0}
+
+    def desired(t: float) -> Mapping[str, DeviceState]:
+        return {"lamp": LightState(on=True, brightness_pct=target["b"], color_temp_k=2700)}
+
+    engine = Engine({"lamp": lamp}, desired, clock, EngineSettings(idle_check_s=30.0))
+    task = asyncio.create_task(engine.run())
+    for _ in range(100):
+        await clock.advance(0.1)  # at rest at 40 %, nothing due for 30 s
+    began = clock.now()
+    target["b"] = 50.0
+    engine.wake()
+    await clock.advance(0.1)  # the command for 50 % is on its way (it lands at +0.3 s)
+    target["b"] = 60.0
+    engine.wake()
+    for _ in range(20):
+        await clock.advance(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    after = [(round(t - began, 1), s.brightness_pct) for t, s, _ in lamp.commands if t >= began]
+    assert after[0][1] == 50 and after[-1][1] == 60
+    assert after[-1][0] <= 1.0 + 0.3  # the budget's second and the device's answer, no more

@@ -111,6 +111,9 @@ class Engine:
     async def _worker(self, link: Link) -> None:
         backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s, jitter=0.25)
         while True:
+            # Cleared before the look, not after it: a change that comes while this worker
+            # plans or waits for the device's answer wakes it again as soon as it is free.
+            link.wake.clear()
             try:
                 if not link.health.connected:
                     await self._connect(link)
@@ -157,8 +160,8 @@ class Engine:
         return s.health_check_s
 
     async def _pause(self, link: Link, seconds: float) -> None:
-        """Sleep on the clock until `seconds` pass or the desired state changes."""
-        link.wake.clear()
+        """Sleep on the clock until `seconds` pass or the desired state changes (at once if it
+        changed during the look that came before)."""
         if await sleep_or_wake(self.clock, seconds, link.wake):
             link.plan_at = float("-inf")  # the desired state changed: plan again now
             await self.clock.sleep(0)  # let the event settle
