@@ -17,6 +17,7 @@ from roomctl.model.scene import Source
 from roomctl.model.state import LightState
 from tests.timeline_support import (
     LIGHTS,
+    Ev,
     K,
     T,
     close_lights,
@@ -294,3 +295,20 @@ def test_a_cue_while_the_emergency_clears_takes_over_from_where_the_light_is(lib
     steps = [abs(lightness(b) - lightness(a)) for a, b in itertools.pairwise(levels)]
     assert max(steps) < 2.0, max(steps)  # L* per 0.1 s: a fade, never a jump
     assert light(snap(tl, 120), "lamp").brightness_pct == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        (5000, K.CUE_ON, {"cue": "talk"}),
+        (5000, K.OVERRIDE, {"device": "speakers", "channel": "volume", "value": 0}),
+    ],
+    ids=["talk cue", "volume override to 0"],
+)
+def test_music_comes_down_one_step_at_a_time(lib: Library, event: Ev) -> None:
+    """A fall is paced for the engine's two commands a second: the speaker never skips a
+    step of volume on the way down, however short the fade asked for."""
+    tl = make(lib, "psilocybin", event)
+    volumes = [player(snap(tl, 5000 + t / 2)).volume or 0 for t in range(-2, 120)]
+    assert volumes[0] > volumes[-1] + 4  # it really comes down
+    assert max(a - b for a, b in itertools.pairwise(volumes)) <= 1

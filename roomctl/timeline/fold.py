@@ -57,7 +57,7 @@ from roomctl.timeline.channels import (
     scene_targets,
 )
 from roomctl.timeline.layers import cooling_targets, emergency_targets
-from roomctl.timeline.music import PAUSE_FADE_S, MusicPauses
+from roomctl.timeline.music import PAUSE_FADE_S, VOLUME_FALL_S_PER_STEP, MusicPauses
 from roomctl.timeline.state import (
     Fold,
     Layer,
@@ -470,7 +470,7 @@ class Timeline:
         to: Value | None = None,
     ) -> float:
         """The fade a channel gets: at least the safety minimum; volume rises no faster than
-        the safety limit allows."""
+        the safety limit allows, and comes down one step at a time."""
         mins = self.room.safety.min_fade
         if ch == "source":
             return max(audio_fade_s or DEFAULT_SOURCE_FADE_S, mins.audio_s)
@@ -478,6 +478,8 @@ class Timeline:
             fade = max(requested if audio_fade_s is None else audio_fade_s, mins.audio_s)
             if isinstance(frm, float) and isinstance(to, float) and to > frm:
                 fade = max(fade, (to - frm) * 10.0 / self.room.safety.max_volume_rise_per_10s)
+            elif isinstance(frm, float) and isinstance(to, float):
+                fade = max(fade, (frm - to) * VOLUME_FALL_S_PER_STEP)
             return fade
         if ch == "setpoint":
             return requested

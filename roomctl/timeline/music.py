@@ -19,9 +19,23 @@ from roomctl.model.events import Event, MusicPause, MusicResume
 from roomctl.model.scene import SILENCE
 from roomctl.model.state import DeviceState, PlayerState
 
-__all__ = ["PAUSE_FADE_S", "MusicPauseStatus", "MusicPauses"]
+__all__ = [
+    "PAUSE_FADE_S",
+    "VOLUME_FALL_S_PER_STEP",
+    "MusicPauseStatus",
+    "MusicPauses",
+    "pause_fade_s",
+]
 
 PAUSE_FADE_S = 8.0  # the volume falls over this long (at least the audio minimum), then Pause
+# Volume comes down no faster than one step in 0.6 s: the engine steps a speaker at most twice
+# a second, so each command is then one step (a faster fall would skip steps on the way).
+VOLUME_FALL_S_PER_STEP = 0.6
+
+
+def pause_fade_s(fade_s: float, volume: int | None) -> float:
+    """How long a pause takes to bring `volume` down: `fade_s`, or longer for a loud one."""
+    return max(fade_s, (volume or 0) * VOLUME_FALL_S_PER_STEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +109,8 @@ class MusicPauses:
     def _paused(self, state: PlayerState, since_s: float) -> PlayerState:
         """Fading down (no source sent: a paused speaker stays paused; the engine never lets a
         volume without a source rise), then paused at 0."""
-        left = 1.0 - since_s / self.fade_s if self.fade_s > 0 else 0.0
+        fade_s = pause_fade_s(self.fade_s, state.volume)
+        left = 1.0 - since_s / fade_s if fade_s > 0 else 0.0
         silent = state.source is not None and state.source.is_silence
         if left <= 0.0 or silent:
             return PlayerState(SILENCE, 0)
