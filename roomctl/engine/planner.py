@@ -14,7 +14,9 @@ from roomctl.model.state import DeviceState, PlayerState
 __all__ = ["LOOKAHEAD_S", "Desired", "Planner"]
 
 Desired = Callable[[float], Mapping[str, DeviceState]]
-LOOKAHEAD_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+# How far ahead a fading light may be sent: the furthest of these still within one visible step
+# (half a second, two commands a second, only for a fade faster than a step a second).
+LOOKAHEAD_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 
 
 class Planner:
@@ -71,7 +73,7 @@ class Planner:
             ahead = quantize(caps, ahead)
             if step_size(base, ahead) > 1.0:
                 if horizon == 0.0:
-                    chosen, horizon = ahead, h  # a fast fade: at least one second ahead
+                    chosen, horizon = ahead, h  # a fast fade: at least half a second ahead
                 break
             chosen, horizon = ahead, h
         if step_size(base, chosen) == 0.0:
