@@ -78,6 +78,8 @@ OTHER_STEP_PCT = 2.0
 MAX_PER_MINUTE = 60.0
 MAX_PER_SECOND = 2
 MAX_VOLUME_STEP = 1
+IDLE_TURNS = 8
+VOLUME_ACTIONS = ("SetVolume", "SetRelativeVolume")  # what moves a Sonos speaker's volume
 MIRED_VISIBLE = 5.0  # one visible step in roomctl/steps.py (MIRED_STEP)
 STALL_S = 60.0  # real seconds without every worker asleep: something hangs
 
@@ -121,7 +123,10 @@ class LockstepClock(VirtualClock):
             self._idle.clear()
 
     async def _until_idle(self) -> None:
-        for _ in range(3):  # idle, and still idle after the loop had a turn
+        # Idle, and still idle after the loop had some turns: a worker woken by an event (set
+        # just before, by the caller) takes a few turns to leave its sleep, and time must not
+        # move on before it has planned at the moment of the event.
+        for _ in range(IDLE_TURNS):
             try:
                 async with asyncio.timeout(STALL_S):
                     await self._idle.wait()
@@ -379,7 +384,7 @@ def sonos_report(dev_id: str, emu: SonosEmulator, duration_s: float) -> DeviceRe
         volumes = [
             next(levels)
             for r in group
-            if r.action in ("SetVolume", "SetRelativeVolume") and r.outcome == "ok"
+            if r.action in VOLUME_ACTIONS and r.outcome == "ok"
         ]
         shown = Shown(volume=volumes[-1] if volumes else None)
         commands.append(Command(t, len(group), shown, volumes, len(group) - len(volumes)))

@@ -40,6 +40,7 @@ from bench.fade_budget import (
     NATIVE_STEP_PCT,
     OTHER_STEP_PCT,
     T_START,
+    VOLUME_ACTIONS,
     Rig,
     arc_rig,
     reports_for,
@@ -164,6 +165,10 @@ def _trim_logs(room: DemoRoom) -> None:
     logs += [room.ceiling.commands, room.radiator.commands]  # type: ignore[list-item]
     for log in logs:
         del log[:-1]
+    for sp in room.sonos.speakers:  # the levels the volume requests left, kept in step with
+        last = sp.log[-1] if sp.log else None  # the log (the report pairs them in order)
+        kept = last is not None and last.action in VOLUME_ACTIONS and last.outcome == "ok"
+        del sp.volume_sets[: len(sp.volume_sets) - (1 if kept else 0)]
 
 
 async def virtual_soak(hours: float, *, quiet: bool = False) -> VirtualSoak:
