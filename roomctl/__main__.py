@@ -1,5 +1,5 @@
 """`python -m roomctl`: the same as the `roomctl` command."""
 
-from roomctl.cli.handoff import main
+from roomctl.cli.handoff import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -14,6 +14,7 @@ All waits are polls with deadlines (real time), never fixed sleeps.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -463,3 +464,19 @@ def test_engine_settings_come_from_the_config(tmp_path: Path) -> None:
         20,
     )
     assert settings.max_volume_rise_per_10s == 6
+
+
+async def test_the_collector_runs_once_the_daemon_serves(rig: Rig) -> None:
+    """`roomctl` starts with the cyclic garbage collector off (a faster start-up); the daemon
+    turns it on, with what start-up built frozen, once it serves: a daemon left without it
+    would grow for as long as it runs."""
+    gc.disable()
+    try:
+        run = await start_daemon(rig.config, rig.clock)
+        try:
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 10_000  # libraries, config and app: out of its way
+        finally:
+            await stop_daemon(run)
+    finally:
+        gc.enable()

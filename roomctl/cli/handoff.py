@@ -13,6 +13,7 @@ roomctl.control.paths are imported before a command is handed off.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import socket
@@ -23,7 +24,16 @@ from typing import Any
 
 from roomctl.control.paths import config_candidates, socket_paths, store_path
 
-__all__ = ["MUSIC_VERBS", "NO_VALUE_VERBS", "ONE_WORD_VERBS", "ask", "fast", "main", "poke"]
+__all__ = [
+    "MUSIC_VERBS",
+    "NO_VALUE_VERBS",
+    "ONE_WORD_VERBS",
+    "ask",
+    "entry",
+    "fast",
+    "main",
+    "poke",
+]
 
 # Session verbs that take no value, and the event kind each gives.
 NO_VALUE_VERBS: dict[str, str] = {
@@ -45,8 +55,19 @@ CONNECT_TIMEOUT_S = 1.0
 ANSWER_TIMEOUT_S = 10.0
 
 
+def entry() -> int:
+    """The `roomctl` command (and `python -m roomctl`).
+
+    No cyclic garbage collection while the command starts: it would pass dozens of times over
+    the hundred thousand objects the imports build (a fifth of the daemon's start-up) to find a
+    few thousand of garbage.  A one-shot command ends before it matters; the daemon turns the
+    collector back on once it serves (Daemon._serve)."""
+    gc.disable()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `roomctl` entry point: hand off when a daemon answers, else the full command line."""
+    """Hand off when a daemon answers, else the full command line."""
     args = list(sys.argv[1:] if argv is None else argv)
     code = fast(args)
     if code is not None:

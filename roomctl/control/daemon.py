@@ -230,8 +230,10 @@ class Daemon:
                 tasks.append(tg.create_task(on_ready(self), name="on-ready"))
             # Everything built so far (libraries, config, app) lives as long as the daemon:
             # kept out of the collector's full passes, which otherwise stall the loop for
-            # tens of milliseconds each time they scan it.
+            # tens of milliseconds each time they scan it.  The command line starts with the
+            # collector off (roomctl.cli.handoff): from here on it runs.
             gc.freeze()
+            gc.enable()
             self.ready.set()
             try:
                 await stop.wait()
