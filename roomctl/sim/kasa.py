@@ -24,12 +24,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from roomctl.sim.kasa_device import CommandRecord, EmulatedKasaDevice
 from roomctl.sim.kasa_profiles import PROFILES, Model
 from roomctl.sim.kasa_protocol import FrameError, decrypt, encode_frame, encrypt, read_request
+from roomctl.sim.service import Emulated
 
 __all__ = ["CommandRecord", "KasaEmulator", "KasaFaults", "Model"]
 
@@ -84,7 +84,7 @@ class KasaFaults:
         self.silent = False
 
 
-class KasaEmulator:
+class KasaEmulator(Emulated):
     """One emulated Kasa device on `host`:`port` (port 0 picks a free port at start)."""
 
     def __init__(
@@ -135,18 +135,6 @@ class KasaEmulator:
     async def accept_connections(self) -> None:
         """Come back on the same address after :meth:`refuse_connections`."""
         await self.start()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- what tests read ---------------------------------------------------------------------
 

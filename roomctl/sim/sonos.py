@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from types import TracebackType
 
 from roomctl.clock import Clock, SystemClock
+from roomctl.sim.service import Emulated
 from roomctl.sim.sonos_didl import (
     DEFAULT_FAVORITES,
     DEFAULT_PLAYLISTS,
@@ -45,7 +45,7 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 
-class SonosEmulator:
+class SonosEmulator(Emulated):
     """One emulated speaker.  Its state is readable and its faults settable while it runs.
 
     `clock` drives playback position, volume ramps and injected latency (default: the system
@@ -98,18 +98,6 @@ class SonosEmulator:
         """Come back on the same address and port."""
         await self._server.start()
         _LOG.info("Sonos emulator %r: back online at %s", self.room_name, self.address)
-
-    async def __aenter__(self) -> SonosEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def host(self) -> str:
@@ -267,7 +255,7 @@ class SonosEmulator:
         self._server.faults.clear()
 
 
-class SonosGroup:
+class SonosGroup(Emulated):
     """A coordinator and its members, started and stopped together."""
 
     def __init__(self, coordinator: SonosEmulator, *members: SonosEmulator) -> None:
@@ -287,15 +275,3 @@ class SonosGroup:
     async def stop(self) -> None:
         for speaker in reversed(self.speakers):
             await speaker.stop()
-
-    async def __aenter__(self) -> SonosGroup:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
