@@ -5,6 +5,7 @@
 .venv/bin/python -m bench --only fade      # one benchmark (fanout | fade | timeline |
                                            #   emergency | web | footprint | vendor)
 .venv/bin/python -m bench --no-record      # print only
+.venv/bin/python -m bench --baseline REF   # compare with REF (default main's merge base)
 .venv/bin/python -m bench.soak             # the soak: 12 virtual hours, 10 real minutes
 """
 
@@ -183,7 +184,12 @@ def main(argv: Sequence[str]) -> int:
         help="run one benchmark",
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="the git ref to compare with (default: main)"
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        os.environ["ROOMCTL_BENCH_BASELINE"] = args.baseline
     return record_run(
         lambda: _run(args.quick, args.only), ["-m", "bench", *argv], record=not args.no_record
     )

@@ -94,9 +94,11 @@ def current() -> Roomctl:
     return Roomctl("this branch", _venv("branch", ROOT))
 
 
-def baseline(ref: str = "main") -> Roomctl:
+def baseline(ref: str | None = None) -> Roomctl:
     """`ref` where this branch left it (the merge base: before this branch's changes),
-    installed into a scratch venv."""
+    installed into a scratch venv.  `ref` defaults to $ROOMCTL_BENCH_BASELINE or main (set it
+    to the commit a session started from when working on main itself)."""
+    ref = ref or os.environ.get("ROOMCTL_BENCH_BASELINE", "main")
     commit = subprocess.run(
         ["git", "merge-base", "HEAD", ref], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
