@@ -55,7 +55,7 @@ SETTLE_S = 5.0
 # nothing of roomctl's: the floor any roomctl of these libraries stands on.
 LIBRARIES = (
     "yaml, sqlite3, pydantic, kasa, soco, aiomqtt, fastapi, uvicorn, jinja2, itsdangerous, "
-    "multipart, segno"
+    "multipart, apscheduler.schedulers.asyncio"
 )
 FLOOR = f"""
 import {LIBRARIES}

@@ -7,7 +7,6 @@ import asyncio
 import math
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -246,6 +245,8 @@ async def client_link(
     name = f"link-{client_id}-{int(web.daemon.clock.now())}"
     _, token = web.store.create_token(name, "client", client_id=client_id, by=who.who)
     url = str(request.base_url).rstrip("/") + f"/c/{token}"
+    import segno  # made here, when a link is asked for: 1 MiB the daemon need not carry
+
     qr = segno.make(url, error="m")
     svg = qr.svg_inline(scale=4, dark="#d8c3a5", light="#0b0b0c", border=2)
     return {"url": url, "qr_svg": svg, "token_name": name}
