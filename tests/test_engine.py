@@ -352,3 +352,16 @@ async def test_a_change_while_a_command_is_in_flight_is_not_lost() -> None:
     after = [(round(t - began, 1), s.brightness_pct) for t, s, _ in lamp.commands if t >= began]
     assert after[0][1] == 50 and after[-1][1] == 60
     assert after[-1][0] <= 1.0 + 0.3  # the budget's second and the device's answer, no more
+
+
+async def test_a_fade_faster_than_a_step_a_second_goes_in_half_seconds() -> None:
+    """20 % to 10 % in 5 s (2 % a second): commands half a second apart, each one step."""
+    clock = VirtualClock(T0)
+    lamp = MemoryLight("lamp", clock)
+    engine = Engine({"lamp": lamp}, fade(T0 + 10, 5, 20, 10), clock)  # type: ignore[arg-type]
+    await run_for(clock, engine, 20, step=0.1)
+    during = [(t, s.brightness_pct or 0.0, tr) for t, s, tr in lamp.commands if t > T0 + 10]
+    assert during[-1][1] == 10
+    steps = [abs(a[1] - b[1]) for a, b in itertools.pairwise(during)]
+    assert max(steps) <= 1.05
+    assert all(tr == pytest.approx(0.5) for _, _, tr in during[:-1])
