@@ -18,8 +18,7 @@ changes without fading.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 
 from roomctl.model.arc import Arc
 from roomctl.model.config import RoomConfig
@@ -50,14 +49,13 @@ from roomctl.timeline.channels import (
     Channel,
     ChannelKey,
     Value,
-    blend,
-    clamp,
     device_states,
     safety_limits,
     scene_targets,
 )
-from roomctl.timeline.layers import cooling_targets, emergency_targets
-from roomctl.timeline.music import PAUSE_FADE_S, VOLUME_FALL_S_PER_STEP, MusicPauses
+from roomctl.timeline.layers import emergency_targets
+from roomctl.timeline.music import PAUSE_FADE_S, MusicPauses
+from roomctl.timeline.output import Output
 from roomctl.timeline.state import (
     Fold,
     Layer,
@@ -80,8 +78,6 @@ __all__ = [
     "emergency_targets",
 ]
 
-DEFAULT_SOURCE_FADE_S = 16.0  # fade out, switch, fade in: at least 8 s each way
-
 
 class Timeline:
     """Desired room state from a session's events.  Build once per event log; call `at(t)`."""
@@ -100,14 +96,11 @@ class Timeline:
         self.events = sorted(events, key=lambda e: (e.at, e.seq))
         self.prefs = prefs
         self.limits = safety_limits(room, prefs, arc.temperature_c)
-        self._band = self.limits.setpoint_c
-        self._relaxed = replace(self.limits, brightness_max_pct=100.0)
+        self._out = Output(room, scenes, self.limits)
         self._resolved: dict[tuple[str, int], dict[ChannelKey, Value]] = {}
         self._start = next((e for e in self.events if isinstance(e.payload, Start)), None)
         self._times = [e.at for e in self.events]
         self._checkpoints: dict[int, Fold] = {}
-        self._emergency = self._emergency_targets()
-        self._cooling = cooling_targets(room, self._band[0])
         safety = room.safety  # the music pause: over every layer, the emergency's too
         pause_fade = max(PAUSE_FADE_S, safety.min_fade.audio_s)
         self._music = MusicPauses(self.events, pause_fade, safety.max_volume_rise_per_10s)
@@ -132,7 +125,7 @@ class Timeline:
             return Snapshot(t=t, devices={}, status=None)
         f = self._folded(bisect.bisect_right(self._times, t))
         self._advance(f, t)
-        values = f.frozen if f.frozen is not None else self._values(f)
+        values = f.frozen if f.frozen is not None else self._out.values(f)
         devices = device_states(self.room, values)
         if not f.ended:
             devices = self._music.apply(devices, t)
@@ -232,21 +225,21 @@ class Timeline:
         scene = self.scenes[phase.scene]
         f.idx, f.phase_start, f.phase_started_at = idx, phase_start, f.wall
         light_fade = phase.fade_s if phase.fade_s is not None else scene.fade_s
-        before = self._shown(f)
+        before = self._out.shown(f)
         targets = self.scene_channels(phase.scene, idx)
         for key, to in targets.items():
-            frm = self._arc_value(f, key)
-            fade = self._fade(key[1], light_fade, scene.audio_fade_s, frm, to)
+            frm = self._out.arc_value(f, key)
+            fade = self._out.fade(key[1], light_fade, scene.audio_fade_s, frm, to)
             if key[1] == "source":
                 volume = (before.get((key[0], "volume")), targets.get((key[0], "volume")))
-                fade = max(fade, self._dip_fade(*volume))
+                fade = max(fade, self._out.dip_fade(*volume))
             curve = "linear" if key[1] in ("volume", "setpoint", "source") else phase.curve
             f.arc_segs[key] = Seg(f.arc, frm, to, fade, curve)
         cleared = [k for k, o in f.overrides.items() if o.until == "phase"]
         for key in cleared:
             del f.overrides[key]
-        self._reown(
-            f, lambda ch: self._fade(ch, light_fade, scene.audio_fade_s), before, arc_time=True
+        self._out.reown(
+            f, lambda ch: self._out.fade(ch, light_fade, scene.audio_fade_s), before, arc_time=True
         )
 
     def _apply(self, f: Fold, ev: Event) -> None:  # noqa: PLR0912 - one branch per kind
@@ -254,7 +247,7 @@ class Timeline:
             return
         p = ev.payload
         last = len(self.arc.phases) - 1
-        before = self._shown(f)  # what the room shows as the event arrives
+        before = self._out.shown(f)  # what the room shows as the event arrives
         if isinstance(p, Hold):
             f.holding = True
         elif isinstance(p, Resume):
@@ -282,26 +275,28 @@ class Timeline:
         elif isinstance(p, OverrideClear):
             for key in [k for k in f.overrides if p.device is None or p.device == k[0]]:
                 del f.overrides[key]
-            self._reown(f, self._requested_fade(p.fade_s), before)
+            self._out.reown(f, self._out.requested_fade(p.fade_s), before)
         elif isinstance(p, HeatAlert) and not f.cooling:
             f.cooling = True
-            f.cooled_from = {k: self._value(f, k) for k in self._cooling if k[1] == "on"}
-            self._reown(f, lambda ch: self._fade(ch, 0.0, None), before, force=set(self._cooling))
+            f.cooled_from = {k: self._out.value(f, k) for k in self._out.cooling if k[1] == "on"}
+            self._out.reown(
+                f, lambda ch: self._out.fade(ch, 0.0, None), before, force=set(self._out.cooling)
+            )
         elif isinstance(p, HeatClear) and f.cooling:
             f.cooling = False
-            self._reown(f, lambda ch: self._fade(ch, 0.0, None), before)
+            self._out.reown(f, lambda ch: self._out.fade(ch, 0.0, None), before)
             for key, was in f.cooled_from.items():  # a fan no scene sets goes back as it was
-                if self._owner(f, key) is None:
+                if self._out.owner(f, key) is None:
                     f.out[key] = OutSeg(f.wall, was is True, Layer.KEEP, 0.0, "linear")
         elif isinstance(p, EmergencyOn):
             f.emergency = True
-            self._reown(f, lambda ch: 0.0, before, force=set(self._emergency))
+            self._out.reown(f, lambda ch: 0.0, before, force=set(self._out.emergency))
         elif isinstance(p, EmergencyClear) and f.emergency:
             f.emergency = False
             clear_s = self.room.safety.emergency.clear_fade_s
-            self._reown(f, lambda ch: self._fade(ch, clear_s, None), before)
+            self._out.reown(f, lambda ch: self._out.fade(ch, clear_s, None), before)
         elif isinstance(p, End):
-            f.frozen = self._values(f)
+            f.frozen = self._out.values(f)
             f.ended = True
 
     def _cue_on(
@@ -310,16 +305,16 @@ class Timeline:
         """A cue scene over the arc; a timed one (`until`, wall time) ends by itself."""
         f.cue, f.cue_until = cue, until
         f.cue_targets = dict(self.scene_channels(cue, f.idx))
-        self._reown(f, self._cue_fade(cue), before, force=set(f.cue_targets))
+        self._out.reown(f, self._out.cue_fade(cue), before, force=set(f.cue_targets))
 
     def _cue_off(self, f: Fold, before: dict[ChannelKey, Value | None] | None = None) -> None:
         """Back to the arc, fading over the cue's own fade."""
         if f.cue is None:
             return
-        before = self._shown(f) if before is None else before
-        fade = self._cue_fade(f.cue)
+        before = self._out.shown(f) if before is None else before
+        fade = self._out.cue_fade(f.cue)
         f.cue, f.cue_until, f.cue_targets = None, None, {}
-        self._reown(f, fade, before)
+        self._out.reown(f, fade, before)
 
     def _dose(self, f: Fold) -> None:
         """T0 is now: the arc clock becomes 0:00 and the phase around 0:00 takes over."""
@@ -344,162 +339,11 @@ class Timeline:
         except KeyError:
             return
         below: dict[Channel, Value | None] = {
-            "level": self._value(f, (p.device, "level")),
-            "color": self._value(f, (p.device, "color")),
+            "level": self._out.value(f, (p.device, "level")),
+            "color": self._out.value(f, (p.device, "color")),
         }
         values = override_values(dev, p.channel, p.value, below)
         for ch, value in values.items():
             f.overrides[(p.device, ch)] = OverrideLayer(value, p.until, by)
         force = {(p.device, ch) for ch in values}
-        self._reown(f, self._requested_fade(p.fade_s), before, force=force)
-
-    # -------------------------------------------------------- layers, values
-
-    def _owner(self, f: Fold, key: ChannelKey) -> Layer | None:
-        if f.emergency and key in self._emergency:
-            return Layer.EMERGENCY
-        if f.cooling and key in self._cooling:
-            return Layer.COOLING
-        if key in f.cue_targets:
-            return Layer.CUE
-        if key in f.overrides:
-            return Layer.OVERRIDE
-        if key in f.arc_segs:
-            return Layer.ARC
-        return None
-
-    def _shown(self, f: Fold) -> dict[ChannelKey, Value | None]:
-        return {key: self._value(f, key) for key in f.out}
-
-    def _reown(
-        self,
-        f: Fold,
-        fade_for: Callable[[Channel], float],
-        before: dict[ChannelKey, Value | None],
-        force: set[ChannelKey] | None = None,
-        *,
-        arc_time: bool = False,
-    ) -> None:
-        """Give each channel to its top layer; a channel whose top layer (or that layer's target)
-        changed starts a new output fade from what it showed (`before`) when the change came."""
-        keys = set(f.out) | set(f.arc_segs) | set(f.overrides) | set(f.cue_targets)
-        for key in keys | set(self._emergency) | set(self._cooling):
-            owner = self._owner(f, key)
-            seg = f.out.get(key)
-            if owner is None:
-                if seg is not None and seg.owner is not Layer.KEEP:
-                    f.out[key] = OutSeg(f.wall, before.get(key), Layer.KEEP, 0.0, "linear")
-                continue
-            if seg is not None and seg.owner == owner and key not in (force or ()):
-                continue
-            frm = before.get(key) if seg is not None else f.initial.get(key)
-            if key in f.arc_segs and seg is None and owner is Layer.ARC:
-                frm = None  # the arc's own fade already starts from the room's initial state
-            fade = fade_for(key[1])
-            to = self._layer_value(f, owner, key)
-            if key[1] == "volume" and isinstance(frm, float):
-                fade = self._fade("volume", fade, None, frm, to)
-            if key[1] == "source" and frm != to and fade > 0:
-                volume = (before.get((key[0], "volume")), self._top_value(f, (key[0], "volume")))
-                fade = max(fade, self._dip_fade(*volume))
-            curve = "linear" if key[1] in ("volume", "setpoint", "source") else "ease"
-            # Coming down from the emergency (or taking over while it still comes down): the
-            # fade starts from the emergency's level and lands within the comfort caps.
-            relaxed = (
-                seg is not None
-                and (seg.owner is Layer.EMERGENCY or seg.relaxed)
-                and owner is not Layer.EMERGENCY
-            )
-            f.out[key] = OutSeg(f.wall, frm, owner, fade, curve, f.arc, arc_time, relaxed)
-
-    def _arc_value(self, f: Fold, key: ChannelKey) -> Value | None:
-        seg = f.arc_segs.get(key)
-        if seg is None:
-            return f.initial.get(key)
-        return blend(key[1], seg.frm, seg.to, seg.progress(f.arc), self.limits.avoid)
-
-    def _top_value(self, f: Fold, key: ChannelKey) -> Value | None:
-        owner = self._owner(f, key)
-        return None if owner is None else self._layer_value(f, owner, key)
-
-    def _layer_value(self, f: Fold, layer: Layer, key: ChannelKey) -> Value | None:
-        if layer is Layer.KEEP:
-            return None
-        if layer is Layer.EMERGENCY:
-            return self._emergency[key]
-        if layer is Layer.COOLING:
-            return self._cooling[key]
-        if layer is Layer.CUE:
-            return f.cue_targets[key]
-        if layer is Layer.OVERRIDE:
-            return f.overrides[key].value
-        return self._arc_value(f, key)
-
-    def _value(self, f: Fold, key: ChannelKey) -> Value | None:
-        """What channel `key` shows at the fold's current time (before the clamp)."""
-        seg = f.out.get(key)
-        if seg is None:
-            return f.initial.get(key)
-        target = self._layer_value(f, seg.owner, key)
-        if target is None:
-            return seg.frm
-        if seg.relaxed:  # land on what the limits allow, coming down from the emergency
-            target = clamp(key, target, self.limits)
-        return blend(key[1], seg.frm, target, seg.progress(f), self.limits.avoid)
-
-    def _values(self, f: Fold) -> dict[ChannelKey, Value]:
-        out: dict[ChannelKey, Value] = {}
-        for key, seg in f.out.items():
-            value = self._value(f, key)
-            if value is None:
-                continue
-            if seg.owner is Layer.EMERGENCY and key[1] in ("level", "color", "on"):
-                out[key] = value  # the emergency has its own fixed limits
-            else:
-                out[key] = clamp(key, value, self._relaxed if seg.relaxed else self.limits)
-        return out
-
-    # ---------------------------------------------------------------- fades
-
-    def _fade(
-        self,
-        ch: Channel,
-        requested: float,
-        audio_fade_s: float | None,
-        frm: Value | None = None,
-        to: Value | None = None,
-    ) -> float:
-        """The fade a channel gets: at least the safety minimum; volume rises no faster than
-        the safety limit allows, and comes down one step at a time."""
-        mins = self.room.safety.min_fade
-        if ch == "source":
-            return max(audio_fade_s or DEFAULT_SOURCE_FADE_S, mins.audio_s)
-        if ch == "volume":
-            fade = max(requested if audio_fade_s is None else audio_fade_s, mins.audio_s)
-            if isinstance(frm, float) and isinstance(to, float) and to > frm:
-                fade = max(fade, (to - frm) * 10.0 / self.room.safety.max_volume_rise_per_10s)
-            elif isinstance(frm, float) and isinstance(to, float):
-                fade = max(fade, (frm - to) * VOLUME_FALL_S_PER_STEP)
-            return fade
-        if ch == "setpoint":
-            return requested
-        return max(requested, mins.light_s)
-
-    def _dip_fade(self, *volumes: Value | None) -> float:
-        """A change of source fades the music out and in again; the way back up must respect
-        the safety limit on how fast volume rises."""
-        known = [v for v in volumes if isinstance(v, float)]
-        volume = min(max(known) if known else self.limits.volume_max, self.limits.volume_max)
-        return 2.0 * volume * 10.0 / self.room.safety.max_volume_rise_per_10s
-
-    def _cue_fade(self, cue: str) -> Callable[[Channel], float]:
-        scene = self.scenes[cue]
-        return lambda ch: self._fade(ch, scene.fade_s, scene.audio_fade_s)
-
-    def _requested_fade(self, fade_s: float | None) -> Callable[[Channel], float]:
-        req = 0.0 if fade_s is None else fade_s
-        return lambda ch: self._fade(ch, req, None)
-
-    def _emergency_targets(self) -> dict[ChannelKey, Value]:
-        return emergency_targets(self.room, self.scenes)
-
+        self._out.reown(f, self._out.requested_fade(p.fade_s), before, force=force)
