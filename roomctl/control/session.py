@@ -22,31 +22,19 @@ from typing import Any
 from roomctl.clock import Clock, SessionClock
 from roomctl.control.emergency import RoomEmergency, emergency_states
 from roomctl.control.marks import complete_mark
+from roomctl.control.refusals import refuse
 from roomctl.control.room_scene import RoomScene
 from roomctl.errors import PreferencesError, SessionError, StoreError
-from roomctl.model.config import DeviceKind
 from roomctl.model.events import (
-    Advance,
     Channel,
     Command,
-    CueOff,
-    CueOn,
-    Dose,
     EmergencyClear,
     EmergencyOn,
     Event,
     EventKind,
-    HeatAlert,
-    HeatClear,
-    Hold,
-    Jump,
     Mark,
-    MusicPause,
-    MusicResume,
     Override,
-    Resume,
     Start,
-    StepBack,
     parse_payload,
 )
 from roomctl.model.library import Library
@@ -55,7 +43,6 @@ from roomctl.model.prefs_report import limits_note
 from roomctl.model.state import DeviceState, LightState, PlayerState
 from roomctl.store.store import SessionRow, Store
 from roomctl.timeline.fold import Snapshot, Timeline
-from roomctl.timeline.values import override_values
 
 __all__ = ["Outcome", "SessionControl"]
 
@@ -272,7 +259,7 @@ class SessionControl:
             assert not isinstance(payload, Start)
         else:
             payload = command
-        self._check(payload)
+        refuse(payload, self.snapshot().status, self.lib)
         if isinstance(payload, Mark):  # an arc marker's mark runs its cue (MDMA's supplemental)
             arc = self.lib.arc(self.session.arc)
             payload = complete_mark(payload, arc, self.lib.scenes, self.events)
@@ -374,57 +361,6 @@ class SessionControl:
                 log.warning("%s: manual change not recorded: %s", device_id, exc)
 
     # ------------------------------------------------------------ helpers
-
-    def _check(self, p: Command) -> None:  # noqa: PLR0912
-        snap = self.snapshot()
-        st = snap.status
-        if st is None:
-            raise SessionError("the session has not started yet")
-        if st.ended:
-            raise SessionError("the session has ended")
-        arc = self.lib.arc(st.arc)
-        names = [ph.name for ph in arc.phases]
-        if isinstance(p, Advance) and st.phase_index >= len(names) - 1:
-            raise SessionError(f"{st.phase!r} is the last phase; end the session instead")
-        if isinstance(p, StepBack) and st.phase_index == 0:
-            raise SessionError(f"{st.phase!r} is the first phase")
-        if isinstance(p, Jump) and p.phase not in names:
-            raise SessionError(f"no phase {p.phase!r} in {arc.name}; phases: {', '.join(names)}")
-        if isinstance(p, Hold) and st.held and not st.emergency:
-            raise SessionError("the arc is already held")
-        if isinstance(p, Resume) and not st.held:
-            raise SessionError("the arc is not held")
-        if isinstance(p, CueOn) and p.cue not in self.lib.scenes:
-            raise SessionError(f"no cue scene {p.cue!r}; cues: {', '.join(self.lib.cues)}")
-        if isinstance(p, CueOff) and st.cue is None:
-            raise SessionError("no cue is on")
-        if isinstance(p, EmergencyClear) and not st.emergency:
-            raise SessionError("there is no emergency to clear")
-        if isinstance(p, HeatAlert) and st.cooling:
-            raise SessionError("a heat alert is already on")
-        if isinstance(p, HeatClear) and not st.cooling:
-            raise SessionError("no heat alert is on")
-        if isinstance(p, Dose) and st.dosed:
-            raise SessionError("the dose is already recorded")
-        if isinstance(p, MusicPause | MusicResume):
-            self._check_music(p, st.music_paused is not None, st.emergency)
-        if isinstance(p, Override):
-            try:
-                dev = self.lib.room.device(p.device)
-            except KeyError:
-                ids = ", ".join(d.id for d in self.lib.room.devices)
-                raise SessionError(f"no device {p.device!r}; devices: {ids}") from None
-            override_values(dev, p.channel, p.value, {})
-
-    def _check_music(self, p: MusicPause | MusicResume, paused: bool, emergency: bool) -> None:
-        if not any(d.kind is DeviceKind.PLAYER for d in self.lib.room.devices):
-            raise SessionError("the room has no music players")
-        if isinstance(p, MusicPause) and paused:
-            raise SessionError("the music is already paused")
-        if isinstance(p, MusicResume) and not paused:
-            raise SessionError("the music is not paused")
-        if isinstance(p, MusicResume) and emergency:
-            raise SessionError("an emergency is on: clear it first, then resume the music")
 
     def _last_seq(self) -> int:
         return self.events[-1].seq if self.events else 0
