@@ -10,12 +10,12 @@ from __future__ import annotations
 from roomctl.clock import Clock
 from roomctl.devices.base import Device, Switch
 from roomctl.errors import ConfigError, Problem
-from roomctl.model.config import (
+from roomctl.model.config import RoomConfig
+from roomctl.model.device_config import (
     DeviceConfig,
     KasaDeviceConfig,
     RelayConfig,
     RelayThermostatConfig,
-    RoomConfig,
     SonosDeviceConfig,
     Z2MLightConfig,
     Z2MThermostatConfig,

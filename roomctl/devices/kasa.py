@@ -32,7 +32,7 @@ from kasa.exceptions import SMART_RETRYABLE_ERRORS
 
 from roomctl.devices.base import Light, Switch
 from roomctl.errors import DeviceError, DeviceRejected, DeviceUnreachable
-from roomctl.model.config import KasaDeviceConfig, KasaModel, RelayConfig
+from roomctl.model.device_config import KasaDeviceConfig, KasaModel, RelayConfig
 from roomctl.model.state import LightState
 
 __all__ = ["KasaLight", "KasaSwitch"]

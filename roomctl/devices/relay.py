@@ -15,7 +15,7 @@ from typing import Any
 from roomctl.devices.base import Switch
 from roomctl.devices.mqtt_exchange import Waiters, device_call
 from roomctl.errors import DeviceRejected, DeviceUnreachable
-from roomctl.model.config import RelayConfig
+from roomctl.model.device_config import RelayConfig
 from roomctl.mqtt.bus import MessageHandler, MqttBus, Subscription
 
 __all__ = ["ShellyRelay", "TasmotaRelay", "json_dict", "mqtt_relay"]

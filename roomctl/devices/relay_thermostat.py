@@ -18,7 +18,7 @@ from roomctl.devices.base import Switch, Thermostat
 from roomctl.devices.heater_control import ControlInput, Decision, decide_heater
 from roomctl.devices.relay import json_dict
 from roomctl.errors import DeviceError, DeviceUnreachable
-from roomctl.model.config import RelayThermostatConfig, SensorConfig
+from roomctl.model.device_config import RelayThermostatConfig, SensorConfig
 from roomctl.model.state import ThermostatReading
 from roomctl.mqtt.bus import MqttBus, Subscription
 
@@ -208,7 +208,6 @@ class RelayThermostat(Thermostat):
             except Exception:  # the loop must outlive any surprise; the heater stays as it was
                 log.exception("Relay thermostat %s: control step failed", self.device_id)
             await sleep_or_wake(self.clock, self.tick_s, self._wake)
-
 
     def _note_sensor(self) -> None:
         """Log once when the sensor falls silent, and once when it is back."""

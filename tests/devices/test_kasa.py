@@ -21,7 +21,7 @@ from roomctl.clock import VirtualClock
 from roomctl.devices.kasa import KasaLight, KasaSwitch, translate
 from roomctl.engine.steps import apply_state, quantize
 from roomctl.errors import DeviceRejected, DeviceUnreachable
-from roomctl.model.config import KasaDeviceConfig, RelayConfig
+from roomctl.model.device_config import KasaDeviceConfig, RelayConfig
 from roomctl.model.state import LightState
 from roomctl.sim.kasa import KasaEmulator
 from roomctl.sim.kasa_profiles import Model

@@ -12,7 +12,7 @@ from roomctl.clock import SystemClock, VirtualClock
 from roomctl.devices.relay import ShellyRelay, TasmotaRelay
 from roomctl.devices.relay_thermostat import RelayThermostat, parse_temperature
 from roomctl.errors import DeviceRejected, DeviceUnreachable
-from roomctl.model.config import RelayThermostatConfig, SensorConfig
+from roomctl.model.device_config import RelayThermostatConfig, SensorConfig
 from roomctl.mqtt import MqttBus
 from roomctl.sim.broker import Broker
 from roomctl.sim.relays import ShellyRelayEmulator, TasmotaRelayEmulator
