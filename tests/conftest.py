@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
+from roomctl.clock import VirtualClock
 from roomctl.model.library import Library, load_library
 from roomctl.sim.broker import Broker
+from roomctl.store.store import Store
 
 # The command line's config fixtures, for every test that names them.
 pytest_plugins = ["tests.cli_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_800_000_000.0  # the tests' usual moment: 2027-01-15 08:00 UTC
 
 
 @pytest.fixture
@@ -58,3 +61,16 @@ async def private_broker() -> AsyncIterator[Broker]:
 def lib() -> Library:
     """The shipped example room and its scene library (a test module may define its own)."""
     return load_library(Path(__file__).resolve().parent.parent / "config.example.yaml")
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """A virtual clock at T0 (a test module may define its own)."""
+    return VirtualClock(T0)
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: VirtualClock) -> Iterator[Store]:
+    """A room database in the test's own directory, on the test's clock."""
+    with Store.open(tmp_path / "roomctl.db", clock) as s:
+        yield s

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -27,17 +25,6 @@ from roomctl.timeline.music import PAUSE_FADE_S, pause_fade_s
 
 T = 1_800_000_000.0
 RISE = 6  # the example config's max_volume_rise_per_10s
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(T)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[Store]:
-    with Store.open(tmp_path / "roomctl.db", clock) as s:
-        yield s
 
 
 def later(clock: VirtualClock, seconds: float) -> None:

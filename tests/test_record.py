@@ -10,7 +10,6 @@ import json
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -52,17 +51,6 @@ T = 1_800_000_000.0
 MIN = 60.0
 STAFF_NOTE = "client spoke about her father; follow up in integration"
 SHARED_NOTE = "You said the music felt like the sea."
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(T)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[Store]:
-    with Store.open(tmp_path / "roomctl.db", clock) as s:
-        yield s
 
 
 def later(clock: VirtualClock, minutes: float) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,17 +49,6 @@ class PlayingSpeaker(MemoryPlayer):
         if self.bug:
             raise KeyError("CurrentTrackMetaData")  # a firmware answer the driver did not expect
         return PlayerReading(reading.volume, reading.transport, self.track)
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(T)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[Store]:
-    with Store.open(tmp_path / "roomctl.db", clock) as s:
-        yield s
 
 
 def stored_tracks(control: SessionControl) -> list[tuple[float, str, str, str | None]]:
